@@ -1,0 +1,1 @@
+"""What every model server shares. Never imports Qt or ``app``."""
