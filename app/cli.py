@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("serve", "models")
+COMMANDS = ("serve", "models", "launch")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -53,8 +53,10 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.basic_auth_user) != bool(args.basic_auth_pass):
         print("error: --basic-auth-user and --basic-auth-pass go together", file=sys.stderr)
         return 2
+    from app.services.process_guard import exit_with_parent
     from backends.sdk.server import serve
 
+    exit_with_parent()  # launched by the panel: die with it, even if it is killed
     model_dir = args.model_dir or Path(os.environ.get("MODEL_DIR") or Path.cwd() / "models" / manifest.name)
     return serve(
         manifest,

@@ -11,8 +11,10 @@ import asyncio
 import logging
 import math
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from backends.sdk.model import Model, Project
@@ -28,33 +30,94 @@ class QueueFull(Exception):
         self.retry_after = retry_after
 
 
-class InferenceQueue:
-    """``workers`` threads run model calls; at most ``limit`` more calls may wait for them."""
+@dataclass
+class _Request:
+    tasks: list[dict[str, Any]]
+    project: Project
+    context: dict[str, Any] | None
+    version: str
+    done: asyncio.Future = field(repr=False)
 
-    def __init__(self, workers: int = 1, limit: int = 16):
+    def joins(self, other: _Request) -> bool:
+        """Batch requests only when the model would see them as one call anyway."""
+        return (
+            self.context is None
+            and other.context is None
+            and self.project is other.project
+            and self.version == other.version
+        )
+
+
+class InferenceQueue:
+    """``workers`` threads run model calls; at most ``limit`` more requests may wait for them.
+
+    Requests that pile up while the workers are busy are merged into one ``predict`` call
+    (up to ``max_batch_tasks`` tasks), so a burst of small requests costs one model call
+    instead of many; interactive requests (with a context) always run alone.
+    """
+
+    def __init__(self, workers: int = 1, limit: int = 16, max_batch_tasks: int = 64):
         self.workers = workers
         self.limit = limit
-        self.pending = 0  # touched only from the event loop
+        self.max_batch_tasks = max_batch_tasks
+        self.busy = 0  # touched only from the event loop
+        self._waiting: deque[_Request] = deque()
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="inference")
         self._seconds_per_call = 1.0  # moving average, only used to suggest Retry-After
 
     @property
     def depth(self) -> int:
-        """Calls waiting for a free worker."""
-        return max(0, self.pending - self.workers)
+        """Requests waiting for a free worker."""
+        return len(self._waiting)
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        if self.pending >= self.workers + self.limit:
+    async def predict(
+        self,
+        model: Model,
+        tasks: list[dict[str, Any]],
+        project: Project,
+        context: dict[str, Any] | None,
+        version: str,
+    ) -> tuple[list[Any], int]:
+        """``predict_isolated`` for these tasks, possibly merged with other waiting requests."""
+        if len(self._waiting) >= self.limit:
             waits = (self.depth + 1) * self._seconds_per_call / self.workers
             raise QueueFull(max(1, math.ceil(waits)))
-        self.pending += 1
         loop = asyncio.get_running_loop()
+        request = _Request(tasks, project, context, version, loop.create_future())
+        self._waiting.append(request)
+        self._dispatch(model)
+        return await request.done
+
+    def _dispatch(self, model: Model) -> None:
+        while self.busy < self.workers and self._waiting:
+            batch = take_batch(self._waiting, self.max_batch_tasks)
+            self.busy += 1
+            asyncio.get_running_loop().create_task(self._run_batch(model, batch))
+
+    async def _run_batch(self, model: Model, batch: list[_Request]) -> None:
+        loop = asyncio.get_running_loop()
+        first = batch[0]
+        tasks = [task for request in batch for task in request.tasks]
         started = loop.time()
+        args = (model, tasks, first.project, first.context, first.version)
         try:
-            return await loop.run_in_executor(self._executor, fn, *args)
+            results, failed = await loop.run_in_executor(self._executor, predict_isolated, *args)
+        except Exception as exc:  # predict_isolated contains model errors; this guards our bugs
+            for request in batch:
+                if not request.done.done():
+                    request.done.set_exception(exc)
+        else:
+            offset = 0
+            for request in batch:
+                end = offset + len(request.tasks)
+                failures = sum(1 for i in failed if offset <= i < end)
+                if not request.done.done():
+                    request.done.set_result((results[offset:end], failures))
+                offset = end
         finally:
-            self.pending -= 1
+            self.busy -= 1
             self._seconds_per_call = 0.8 * self._seconds_per_call + 0.2 * (loop.time() - started)
+            self._dispatch(model)
 
     async def run_unqueued(self, fn: Callable[..., T], *args: Any) -> T:
         """Model work that must not be refused (loading) but must not overlap inference either."""
@@ -64,34 +127,48 @@ class InferenceQueue:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
+def take_batch(waiting: deque[_Request], max_tasks: int) -> list[_Request]:
+    """The first waiting request plus every later one that can share its model call."""
+    first = waiting.popleft()
+    batch, size = [first], len(first.tasks)
+    for request in list(waiting):
+        if size + len(request.tasks) > max_tasks:
+            break
+        if first.joins(request):
+            waiting.remove(request)
+            batch.append(request)
+            size += len(request.tasks)
+    return batch
+
+
 def predict_isolated(
     model: Model,
     tasks: list[dict[str, Any]],
     project: Project,
     context: dict[str, Any] | None,
     version: str,
-) -> tuple[list[dict[str, Any] | list[dict[str, Any]]], int]:
-    """One normalised prediction per task, in order, and how many tasks failed.
+) -> tuple[list[dict[str, Any] | list[dict[str, Any]]], list[int]]:
+    """One normalised prediction per task, in order, and the positions of the tasks that failed.
 
     The whole batch goes to the model first (fast path); if that raises or answers with the
     wrong shape, each task is retried alone so only the bad ones come back empty.
     """
     try:
-        return _checked(model.predict(tasks, project, context), len(tasks), version), 0
+        return _checked(model.predict(tasks, project, context), len(tasks), version), []
     except Exception as exc:
         if len(tasks) == 1:
             _log_failure(tasks[0])
-            return [empty_prediction(version)], 1
+            return [empty_prediction(version)], [0]
         log.warning("batch of %d tasks failed (%s); retrying one task at a time", len(tasks), exc)
-    results, failures = [], 0
-    for task in tasks:
+    results, failed = [], []
+    for position, task in enumerate(tasks):
         try:
             results += _checked(model.predict([task], project, context), 1, version)
         except Exception:
             _log_failure(task)
             results.append(empty_prediction(version))
-            failures += 1
-    return results, failures
+            failed.append(position)
+    return results, failed
 
 
 def _log_failure(task: dict[str, Any]) -> None:

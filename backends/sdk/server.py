@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from backends.sdk.auth import BasicAuthMiddleware
-from backends.sdk.batching import QueueFull, predict_isolated
+from backends.sdk.batching import QueueFull
 from backends.sdk.label_config import LabelConfigError, UnsupportedConfig
 from backends.sdk.manifest import Capability, Manifest
 from backends.sdk.metrics import RequestLogMiddleware
@@ -58,7 +58,7 @@ log = logging.getLogger("ml_launcher.server")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 MAX_BODY_BYTES = 32 * 1024 * 1024
-QUEUE_LIMIT = 8
+QUEUE_LIMIT = 64
 
 
 Handler = Callable[[Request, ServerState], Awaitable[Response]]
@@ -115,9 +115,7 @@ async def predict(request: Request, st: ServerState) -> Response:
     context = body.params.context if body.params else None
     version = st.projects.version(project.id)
     try:
-        results, failures = await st.queue.run(
-            predict_isolated, model, tasks, project, context, version
-        )
+        results, failures = await st.queue.predict(model, tasks, project, context, version)
     except QueueFull as exc:
         raise ApiError(503, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
     st.metrics.predictions += len(tasks)

@@ -1,0 +1,1 @@
+"""Helpers that start and drive the real parts the tests talk to (Label Studio, model servers)."""
