@@ -107,8 +107,8 @@ class LocalRuntime:
         return env
 
     def describe(self, plan: LaunchPlan) -> str:
-        command = " ".join(self.command(plan)[1:])
-        return f"Starting python {command} (device {plan.device})"
+        _, script, *args = self.command(plan)
+        return f"Starting python {Path(script).name} {' '.join(args)} (device {plan.device})"
 
     async def start(self, plan: LaunchPlan) -> LocalProcess:
         plan.model_dir.mkdir(parents=True, exist_ok=True)

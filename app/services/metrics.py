@@ -67,7 +67,8 @@ class ServerCounters:
         server_errors = sum(
             value
             for labels, value in samples.get(PREFIX + "requests_total", [])
-            if labels.get("status", "").startswith("5")
+            # /health answers 503 while the model loads: that is a state, not an error
+            if labels.get("status", "").startswith("5") and labels.get("route") != "/health"
         )
         return cls(
             at=at,

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+POLLED_ROUTES = frozenset({"/", "/health", "/metrics", "/jobs", "/jobs/{job_id}", "/versions"})
+
 log = logging.getLogger("ml_launcher.server")
 
 PREFIX = "ml_launcher"
@@ -127,8 +129,12 @@ class RequestLogMiddleware:
             self.metrics.in_flight -= 1
             seconds = time.perf_counter() - started
             method, path = scope["method"], scope["path"]
-            self.metrics.observe_request(self._route(scope), method, status, seconds)
-            log.info("%s %s %d %.1f ms", method, path, status, seconds * 1000)
+            route = self._route(scope)
+            self.metrics.observe_request(route, method, status, seconds)
+            # the panel polls these every second: at INFO they would drown the real traffic
+            polled = method == "GET" and route in POLLED_ROUTES and status < 400
+            level = logging.DEBUG if polled else logging.INFO
+            log.log(level, "%s %s %d %.1f ms", method, path, status, seconds * 1000)
 
     def _route(self, scope: Scope) -> str:
         """The route template, so ``/jobs/{job_id}`` is one series, not one per job."""

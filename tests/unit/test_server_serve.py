@@ -56,6 +56,7 @@ def test_serve_answers_logs_readable_lines_and_exits_cleanly(tmp_path, stop):
                 pass
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
+        httpx.get(f"http://127.0.0.1:{port}/no-such-route", timeout=1)
         process.send_signal(stop)
         assert process.wait(timeout=15) == 0
     finally:
@@ -65,7 +66,8 @@ def test_serve_answers_logs_readable_lines_and_exits_cleanly(tmp_path, stop):
     lines = log.read_text().splitlines()
     assert health.json()["status"] == "UP"
     assert all(LOG_LINE.match(line) for line in lines), lines
-    assert any(" INFO GET /health 200 " in line for line in lines)
+    assert any(" INFO GET /no-such-route 404 " in line for line in lines)
+    assert not any(" INFO GET /health 200 " in line for line in lines)  # polled: DEBUG only
 
 
 def test_serve_exits_with_3_when_the_port_is_taken(tmp_path):

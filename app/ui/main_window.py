@@ -1,0 +1,96 @@
+"""The panel's window frame: shown at once, filled with the workspace right after.
+
+The services (pydantic, httpx, keyring…) take longer to import than Qt takes to show a window,
+so the frame appears first with a "Loading" line and :meth:`populate` adds the workspace on
+the next turn of the loop. The frame also owns the one decision no widget can make alone:
+quitting stops every server it started (after asking, when some are still running).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from app.ui import resources
+from app.ui.async_bridge import spawn, task_errors
+
+if TYPE_CHECKING:
+    from app.services.instances import Instance
+    from app.ui.workspace import Workspace
+
+QuitQuestion = Callable[[QtWidgets.QWidget, list["Instance"]], bool]
+
+
+def ask_to_stop(parent: QtWidgets.QWidget, running: list[Instance]) -> bool:
+    names = "\n".join(f"• {i.manifest.title} at {i.url}" for i in running)
+    answer = QtWidgets.QMessageBox.question(
+        parent,
+        "Quit ML Launcher",
+        f"{len(running)} server{'s' * (len(running) != 1)} still running:\n{names}\n\n"
+        "Quitting stops them. Quit anyway?",
+        QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.Cancel,
+        QtWidgets.QMessageBox.StandardButton.Cancel,
+    )
+    return answer == QtWidgets.QMessageBox.StandardButton.Yes
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    shown = QtCore.Signal()
+    closed = QtCore.Signal()  # after every server is stopped
+
+    def __init__(self, confirm_quit: QuitQuestion = ask_to_stop):
+        super().__init__()
+        self.confirm_quit = confirm_quit
+        self.workspace: Workspace | None = None
+        self._stopped_all = False
+        self._stopping = False
+        self.setWindowTitle("ML Launcher")
+        self.setWindowIcon(resources.icon("app"))
+        self.resize(1360, 820)
+        loading = QtWidgets.QLabel("Loading the model catalog…", objectName="hint")
+        loading.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.setCentralWidget(loading)
+        quit_action = QtGui.QAction("Quit", self, shortcut=QtGui.QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        self.addAction(quit_action)
+        task_errors.failed.connect(self._on_task_error)
+
+    def populate(self, registry: Any, catalog: dict, devices: list[Any], settings: Any) -> None:
+        from app.ui.workspace import Workspace  # the heavy imports, after the first paint
+
+        self.workspace = Workspace(registry, catalog, devices, settings)
+        self.workspace.status.connect(lambda text: self.statusBar().showMessage(text, 10_000))
+        self.setCentralWidget(self.workspace)
+        self.statusBar().showMessage(f"{len(catalog)} models in the catalog")
+
+    def _on_task_error(self, what: str, message: str) -> None:
+        self.statusBar().showMessage(f"{what.capitalize()} failed: {message}")
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:
+        super().showEvent(event)
+        QtCore.QTimer.singleShot(0, self.shown.emit)
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        """Close only once every server is stopped; stopping is async, so close twice."""
+        if self._stopped_all or self.workspace is None:
+            event.accept()
+            self.closed.emit()
+            return
+        event.ignore()
+        if self._stopping:
+            return
+        running = self.workspace.running()
+        if running and not self.confirm_quit(self, running):
+            return
+        self._stopping = True
+        self.statusBar().showMessage("Stopping every server…")
+        spawn(self._stop_all_then_close(), "quit")
+
+    async def _stop_all_then_close(self) -> None:
+        try:
+            await self.workspace.registry.stop_all()
+        finally:
+            self._stopped_all = True
+            self.close()
