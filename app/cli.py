@@ -19,7 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="ML Launcher: run Label Studio ML backends from a desktop panel or headless.",
     )
     parser.add_argument(
-        "--screenshot", metavar="FILE.png", help="render the main window offscreen to a PNG and exit"
+        "--screenshot",
+        metavar="FILE.png",
+        help="render the main window offscreen to a PNG and exit",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:

@@ -21,7 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--param", action="append", default=[], metavar="KEY=VALUE", help="model parameter"
     )
     parser.add_argument("--model-dir", type=Path, default=None, help="where versions are kept")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
     parser.add_argument("--basic-auth-user", default=os.environ.get("BASIC_AUTH_USER") or None)
     parser.add_argument("--basic-auth-pass", default=os.environ.get("BASIC_AUTH_PASS") or None)
 
@@ -57,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
     from backends.sdk.server import serve
 
     exit_with_parent()  # launched by the panel: die with it, even if it is killed
-    model_dir = args.model_dir or Path(os.environ.get("MODEL_DIR") or Path.cwd() / "models" / manifest.name)
+    model_dir = args.model_dir or Path(
+        os.environ.get("MODEL_DIR") or Path.cwd() / "models" / manifest.name
+    )
     return serve(
         manifest,
         params,

@@ -13,8 +13,19 @@ from xml.etree import ElementTree
 # Tags that hold data (what a control points at). Everything else with toName is a control.
 OBJECT_TAGS = frozenset(
     {
-        "Text", "HyperText", "Image", "Audio", "AudioPlus", "Video", "Paragraphs",
-        "Table", "TimeSeries", "Pdf", "Markdown", "List", "Ranker",
+        "Text",
+        "HyperText",
+        "Image",
+        "Audio",
+        "AudioPlus",
+        "Video",
+        "Paragraphs",
+        "Table",
+        "TimeSeries",
+        "Pdf",
+        "Markdown",
+        "List",
+        "Ranker",
     }
 )
 
@@ -57,9 +68,9 @@ class LabelConfig:
     def object(self, name: str) -> ObjectTag | None:
         return next((o for o in self.objects if o.name == name), None)
 
-    def find(self, control_tag: str, object_tags: tuple[str, ...] | list[str]) -> list[
-        tuple[Control, ObjectTag]
-    ]:
+    def find(
+        self, control_tag: str, object_tags: tuple[str, ...] | list[str]
+    ) -> list[tuple[Control, ObjectTag]]:
         """Every (control, object) pair where a ``control_tag`` points at one of ``object_tags``."""
         pairs = []
         for control in self.controls:
@@ -71,9 +82,9 @@ class LabelConfig:
                     pairs.append((control, obj))
         return pairs
 
-    def first(self, control_tag: str, object_tags: tuple[str, ...] | list[str]) -> tuple[
-        Control, ObjectTag
-    ]:
+    def first(
+        self, control_tag: str, object_tags: tuple[str, ...] | list[str]
+    ) -> tuple[Control, ObjectTag]:
         pairs = self.find(control_tag, object_tags)
         if not pairs:
             raise UnsupportedConfig(missing_sentence(control_tag, object_tags, self))
@@ -99,7 +110,9 @@ def _a(word: str) -> str:
 
 def missing_sentence(control_tag: str, object_tags, config: LabelConfig | None) -> str:
     wanted = " or ".join(f"<{t}>" for t in object_tags)
-    sentence = f"needs a <{control_tag}> on {'an' if wanted[1:2].lower() in 'aeiou' else 'a'} {wanted}"
+    sentence = (
+        f"needs a <{control_tag}> on {'an' if wanted[1:2].lower() in 'aeiou' else 'a'} {wanted}"
+    )
     if config is not None:
         sentence += f"; this project has {config.describe()}"
     return sentence

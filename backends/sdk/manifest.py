@@ -90,13 +90,19 @@ class Parameter(BaseModel):
                 noun = "a whole number" if kind is ParamType.INTEGER else "a number"
                 raise ParameterError(self.name, f"expected {noun}, got {raw!r}") from None
             if self.minimum is not None and value < self.minimum:
-                raise ParameterError(self.name, f"must be at least {_num(self.minimum)}, got {value}")
+                raise ParameterError(
+                    self.name, f"must be at least {_num(self.minimum)}, got {value}"
+                )
             if self.maximum is not None and value > self.maximum:
-                raise ParameterError(self.name, f"must be at most {_num(self.maximum)}, got {value}")
+                raise ParameterError(
+                    self.name, f"must be at most {_num(self.maximum)}, got {value}"
+                )
             return value
         value = "" if raw is None else str(raw)
         if kind is ParamType.CHOICE and value not in self.choices:
-            raise ParameterError(self.name, f"must be one of {', '.join(self.choices)}, got {value!r}")
+            raise ParameterError(
+                self.name, f"must be one of {', '.join(self.choices)}, got {value!r}"
+            )
         return value
 
     def to_env(self, value: Any) -> str:
@@ -164,7 +170,9 @@ class Manifest(BaseModel):
     def default_label_config(self) -> str:
         return self.label_configs[0].config if self.label_configs else ""
 
-    def validate_params(self, raw: dict[str, Any], *, allow_unknown: bool = False) -> dict[str, Any]:
+    def validate_params(
+        self, raw: dict[str, Any], *, allow_unknown: bool = False
+    ) -> dict[str, Any]:
         """Coerce every value and fill defaults; raise ParameterError naming the first problem."""
         values: dict[str, Any] = {}
         for key in raw:
