@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from backends.sdk.label_config import LabelConfig
 from backends.sdk.manifest import Manifest
+from backends.sdk.media import MediaResolver
 
 TRAIN_ON_EVENTS = frozenset({"ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_CREATED"})
 
@@ -84,3 +85,18 @@ class Model:
 
     def load_version(self, project: Project, directory: Path) -> None:
         """Make the version saved in ``directory`` the one that serves ``project``."""
+
+    def media(self, project: Project) -> MediaResolver:
+        """A local-file resolver for task data that signs in as this project's Label Studio.
+
+        One per (host, token), all sharing the size-bounded cache under the model directory.
+        """
+        key = (project.hostname, project.access_token)
+        resolvers = self.__dict__.setdefault("_media_resolvers", {})
+        if key not in resolvers:
+            resolvers[key] = MediaResolver(
+                hostname=project.hostname or None,
+                token=project.access_token or None,
+                cache_dir=self.model_dir / "media-cache",
+            )
+        return resolvers[key]
