@@ -34,7 +34,10 @@ def fetch_labeled_tasks(project: Project, params: Mapping[str, Any]) -> list[dic
     """Every task of ``project`` that has at least one annotation, annotations included.
 
     Label Studio 1.23 ignores the API's ``only_annotated`` flag, so the filtering happens here.
+    Tasks Label Studio already delivered (legacy ``/train``) are used as they are.
     """
+    if project.delivered_tasks is not None:
+        return [task for task in project.delivered_tasks if task.get("annotations")]
     project_id = label_studio_project_id(project)
     attempts = credentials(project, params)
     if not attempts:

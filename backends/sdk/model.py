@@ -27,6 +27,9 @@ class Project:
     hostname: str | None = None  # Label Studio's URL as it announced itself
     access_token: str | None = None
     extra_params: dict[str, Any] = field(default_factory=dict)
+    # Annotated tasks Label Studio handed over itself (the legacy /train body carries them all),
+    # so training needs no call back into Label Studio.
+    delivered_tasks: list[dict[str, Any]] | None = None
 
 
 class TrainingReport(Protocol):

@@ -147,7 +147,7 @@ async def train(request: Request, st: ServerState) -> Response:
     model = st.require_model()
     project = st.projects.get(project_id(body.project))
     st.use_config(model, project, body.label_config, field="label_config")
-    return _submit(st, project, "TRAIN")
+    return _submit(st, project, "TRAIN", delivered=body.annotations)
 
 
 async def versions(request: Request, st: ServerState) -> Response:
@@ -189,9 +189,13 @@ async def metrics(request: Request, st: ServerState) -> Response:
     return PlainTextResponse(st.metrics.render(gauges), media_type="text/plain; version=0.0.4")
 
 
-def _submit(st: ServerState, project: Project, reason: str) -> Response:
+def _submit(
+    st: ServerState, project: Project, reason: str, delivered: list | None = None
+) -> Response:
+    """Queue training; ``delivered`` are the annotated tasks when Label Studio sent them along."""
     if not st.manifest.has(Capability.TRAINING):
         return _training("not started", reason=f"{st.manifest.name} does not train")
+    project.delivered_tasks = delivered
     queued, joined = st.training.submit(project, reason)
     note = "joined the job already waiting" if joined else None
     return _training("queued", job_id=queued.id, reason=note, status_code=201)
