@@ -18,9 +18,22 @@ from app.ui.async_bridge import spawn, task_errors
 
 if TYPE_CHECKING:
     from app.services.instances import Instance
+    from app.ui.labelstudio import LabelStudioPanel
     from app.ui.workspace import Workspace
 
 QuitQuestion = Callable[[QtWidgets.QWidget, list["Instance"]], bool]
+
+
+def ask_to_stop_studio(parent: QtWidgets.QWidget) -> bool:
+    answer = QtWidgets.QMessageBox.question(
+        parent,
+        "Quit ML Launcher",
+        "The local Label Studio started from this app is still running.\n\n"
+        "Stop it too? (No leaves it running for your annotators.)",
+        QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
+        QtWidgets.QMessageBox.StandardButton.No,
+    )
+    return answer == QtWidgets.QMessageBox.StandardButton.Yes
 
 
 def ask_to_stop(parent: QtWidgets.QWidget, running: list[Instance]) -> bool:
@@ -40,10 +53,16 @@ class MainWindow(QtWidgets.QMainWindow):
     shown = QtCore.Signal()
     closed = QtCore.Signal()  # after every server is stopped
 
-    def __init__(self, confirm_quit: QuitQuestion = ask_to_stop):
+    def __init__(
+        self,
+        confirm_quit: QuitQuestion = ask_to_stop,
+        stop_studio: Callable[[QtWidgets.QWidget], bool] = ask_to_stop_studio,
+    ):
         super().__init__()
         self.confirm_quit = confirm_quit
+        self.stop_studio = stop_studio
         self.workspace: Workspace | None = None
+        self.label_studio: LabelStudioPanel | None = None
         self._stopped_all = False
         self._stopping = False
         self.setWindowTitle("ML Launcher")
@@ -58,11 +77,17 @@ class MainWindow(QtWidgets.QMainWindow):
         task_errors.failed.connect(self._on_task_error)
 
     def populate(self, registry: Any, catalog: dict, devices: list[Any], settings: Any) -> None:
-        from app.ui.workspace import Workspace  # the heavy imports, after the first paint
+        # the heavy imports, after the first paint
+        from app.ui.labelstudio import LabelStudioPanel
+        from app.ui.workspace import Workspace
 
         self.workspace = Workspace(registry, catalog, devices, settings)
         self.workspace.status.connect(lambda text: self.statusBar().showMessage(text, 10_000))
-        self.setCentralWidget(self.workspace)
+        self.label_studio = LabelStudioPanel(registry)
+        self.tabs = QtWidgets.QTabWidget(documentMode=True, objectName="pages")
+        self.tabs.addTab(self.workspace, "Models and servers")
+        self.tabs.addTab(self.label_studio, "Label Studio")
+        self.setCentralWidget(self.tabs)
         self.statusBar().showMessage(f"{len(catalog)} models in the catalog")
 
     def _on_task_error(self, what: str, message: str) -> None:
@@ -91,6 +116,9 @@ class MainWindow(QtWidgets.QMainWindow):
     async def _stop_all_then_close(self) -> None:
         try:
             await self.workspace.registry.stop_all()
+            studio = self.label_studio.local_studio if self.label_studio else None
+            if studio is not None and studio.running and self.stop_studio(self):
+                await studio.stop()
         finally:
             self._stopped_all = True
             self.close()

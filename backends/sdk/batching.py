@@ -157,24 +157,23 @@ def predict_isolated(
         return _checked(model.predict(tasks, project, context), len(tasks), version), []
     except Exception as exc:
         if len(tasks) == 1:
-            _log_failure(tasks[0])
-            return [empty_prediction(version)], [0]
+            return [failed_prediction(version, _log_failure(tasks[0]))], [0]
         log.warning("batch of %d tasks failed (%s); retrying one task at a time", len(tasks), exc)
     results, failed = [], []
     for position, task in enumerate(tasks):
         try:
             results += _checked(model.predict([task], project, context), 1, version)
         except Exception:
-            _log_failure(task)
-            results.append(empty_prediction(version))
+            results.append(failed_prediction(version, _log_failure(task)))
             failed.append(position)
     return results, failed
 
 
-def _log_failure(task: dict[str, Any]) -> None:
+def _log_failure(task: dict[str, Any]) -> str:
     """Called inside ``except``: the traceback goes to the log under an id, never to the client."""
     error_id = uuid.uuid4().hex
     log.exception("prediction failed for task %s (error_id=%s)", task.get("id"), error_id)
+    return error_id
 
 
 def _checked(answers: Any, expected: int, version: str) -> list[Any]:
@@ -182,6 +181,11 @@ def _checked(answers: Any, expected: int, version: str) -> list[Any]:
         got = len(answers) if isinstance(answers, list) else type(answers).__name__
         raise TypeError(f"predict returned {got} answers for {expected} tasks")
     return [_normalise(a, version) for a in answers]
+
+
+def failed_prediction(version: str, error_id: str) -> dict[str, Any]:
+    """Empty for Label Studio (it ignores the extra key), but a client can tell it from "none"."""
+    return {**empty_prediction(version), "error": f"prediction failed (error_id={error_id})"}
 
 
 def empty_prediction(version: str) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Debian packages the panel and the tests need at run time: Qt's system libraries (offscreen and
-# X11/xcb), a font, and Debian's python3.11 venv support. Idempotent: apt runs only for what is
+# X11/xcb), a font, Debian's python3.11 venv support, and wrk for the benchmarks. Idempotent: apt runs only for what is
 # missing. Without root it only warns (and fails under CI, where a missing library is a bug).
 set -euo pipefail
 
@@ -8,6 +8,7 @@ packages=(
     libgl1 libegl1 libfontconfig1 libxkbcommon0 libglib2.0-0 libdbus-1-3 fonts-dejavu-core
     libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-randr0
     libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libx11-xcb1
+    wrk  # bench/serve_throughput.py: a load generator that is not the bottleneck itself
 )
 # Debian splits venv/ensurepip out of python3.11; a python3.11 from elsewhere (pyenv) has them.
 python=$(command -v python3.11 || true)

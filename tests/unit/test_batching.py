@@ -95,7 +95,8 @@ async def test_a_bad_task_in_a_merged_batch_fails_only_its_own_request():
     outcomes = await asyncio.gather(*calls)
     queue.close()
     assert [failures for _, failures in outcomes] == [0, 1, 0, 0]
-    assert outcomes[1][0] == [{"result": [], "score": 0, "model_version": "v0"}]
+    [failed] = outcomes[1][0]
+    assert failed["result"] == [] and failed["error"].startswith("prediction failed")
     assert outcomes[2][0][0]["echo"] == "also fine"
 
 
