@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("serve", "models", "launch", "connect", "preannotate", "studio")
+COMMANDS = ("serve", "models", "launch", "connect", "preannotate", "studio", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
-export ML_LAUNCHER_EXTRAS=panel,sklearn,dev
+export ML_LAUNCHER_EXTRAS=panel,sklearn,torch,dev
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
 
 for step in scripts/setup/*.sh; do

@@ -74,8 +74,10 @@ def run(args: argparse.Namespace) -> int:
 async def _launch(spec: LaunchSpec) -> int:
     registry = InstanceRegistry()
     try:
+        if spec.runtime == "docker" and spec.build_image:
+            spec = await _build(spec)
         instance = await registry.launch(spec)
-    except LaunchRefused as exc:
+    except (LaunchRefused, OSError) as exc:  # OSError: the engine's DockerFailure
         print(f"error: {exc}", file=sys.stderr)
         return 2
     instance.state_changed.connect(_print_state)
@@ -93,6 +95,17 @@ async def _launch(spec: LaunchSpec) -> int:
         await registry.stop_all()
         await done
     return 1 if instance.state is InstanceState.CRASHED else 0
+
+
+async def _build(spec: LaunchSpec) -> LaunchSpec:
+    """Build the image first, its log printed as it comes (a build inside the launch would
+    only show its log once the container runs)."""
+    from app.services import docker_runtime  # the docker SDK, only for --docker
+
+    print(f"==> building the image for {spec.model}", flush=True)
+    return await docker_runtime.build_for_spec(
+        spec, on_line=lambda line: print(line, flush=True), on_progress=lambda progress: None
+    )
 
 
 def _print_state(instance: Instance) -> None:

@@ -141,8 +141,40 @@ class Instance:
             reason = str(exc).rstrip(".")
             self._crashed(f"The server could not be started: {reason}.", permanent=True)
             return
-        self._server, self.pid, self.started_at = server, server.pid, time.time()
-        self._supervisor = asyncio.create_task(self._supervise(server))
+        self._watch(server)
+
+    def adopt(self, server: RunningServer, plan: LaunchPlan) -> None:
+        """Watch a server that is already running: a container found when the panel starts.
+
+        Its uptime counts from now; its recent log lines arrive through the runtime.
+        """
+        if self.state.running or self.state is InstanceState.STOPPING:
+            raise LaunchRefused("This server is already running; stop it first.")
+        self._plan = plan
+        self.url, self.network_url = plan.url, plan.network_url
+        self.exit_code, self.failure, self._load_failure = None, None, None
+        self.stats = InstanceStats()
+        self._say(f"Re-attached to the running {plan.manifest.name} server at {self.url}")
+        self._set_state(InstanceState.STARTING)
+        self._watch(server)
+
+    async def release(self) -> None:
+        """Stop watching and leave the server running (the panel quits, a container serves on).
+
+        The state stays what it was last seen: nobody watches any more.
+        """
+        if self._restart_task is not None:
+            self._restart_task.cancel()
+            self._restart_task = None
+        supervisor = self._supervisor
+        if supervisor is None or supervisor.done():
+            return
+        supervisor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await supervisor
+        self._server, self.pid = None, None
+        self._say("Left running; the launcher finds it again at its next start.")
+        self._writer.flush()
 
     async def stop(self) -> None:
         """SIGTERM, then SIGKILL after ``stop_timeout``; also cancels a pending restart."""
@@ -184,6 +216,10 @@ class Instance:
 
     # -- inside ---------------------------------------------------------------------------
 
+    def _watch(self, server: RunningServer) -> None:
+        self._server, self.pid, self.started_at = server, server.pid, time.time()
+        self._supervisor = asyncio.create_task(self._supervise(server))
+
     async def _supervise(self, server: RunningServer) -> None:
         parsers = {source: LineParser(source) for source in ("stdout", "stderr")}
 
@@ -194,10 +230,17 @@ class Instance:
         output = asyncio.create_task(server.pump_output(on_line))
         async with self._client() as client:
             poller = asyncio.create_task(self._poll(client, server))
-            code = await server.wait()
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            try:
+                code = await server.wait()
+            except asyncio.CancelledError:  # released: the server runs on, unwatched
+                output.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await output
+                raise
+            finally:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(output, _OUTPUT_DRAIN_SECONDS)
         self._writer.flush()

@@ -7,7 +7,8 @@ from typing import Any
 
 from app.services.events import Signal
 from app.services.instances import Instance
-from app.services.spec import LaunchSpec
+from app.services.runtime import RunningServer
+from app.services.spec import LaunchPlan, LaunchSpec
 
 
 class InstanceRegistry:
@@ -27,6 +28,16 @@ class InstanceRegistry:
         self.added.emit(instance)
         return instance
 
+    def adopt(
+        self, spec: LaunchSpec, server: RunningServer, plan: LaunchPlan, **options: Any
+    ) -> Instance:
+        """Watch a server started by an earlier panel (a container still running)."""
+        instance = Instance(spec, **options)
+        instance.adopt(server, plan)
+        self.instances.append(instance)
+        self.added.emit(instance)
+        return instance
+
     def find(self, instance_id: str) -> Instance | None:
         return next((i for i in self.instances if i.id == instance_id), None)
 
@@ -36,5 +47,13 @@ class InstanceRegistry:
             self.instances.remove(instance)
             self.removed.emit(instance)
 
-    async def stop_all(self) -> None:
-        await asyncio.gather(*(instance.stop() for instance in self.instances))
+    async def stop_all(self, *, leave_containers: bool = False) -> None:
+        """Stop every server; with ``leave_containers``, containers are let go, still serving.
+
+        Local processes always stop: they die with the panel anyway.
+        """
+
+        def leaves(instance: Instance) -> bool:
+            return leave_containers and instance.spec.runtime == "docker"
+
+        await asyncio.gather(*(i.release() if leaves(i) else i.stop() for i in self.instances))

@@ -56,6 +56,7 @@ class ServerState:
             log.exception("model failed to load; /health answers 503 FAILED until restarted")
 
     def _load(self) -> None:
+        self.training.restore()
         log.info("loading %s (%s)", self.manifest.name, self.manifest.model_class)
         model = import_model_class(self.manifest)(self.manifest, self.params, self.model_dir)
         model.setup()

@@ -6,7 +6,8 @@ weights load and FAILED (503, with the reason) when ``setup`` raised.
 
 Routes beyond Label Studio's own (``/``, ``/health``, ``/setup``, ``/predict``, ``/webhook``,
 ``/train``, ``/versions``): ``GET /jobs[?project=]`` and ``GET /jobs/{id}`` (training jobs with
-their metric history) and ``GET /metrics`` (Prometheus text).
+their metric history), ``POST /jobs?project=`` (train now), ``POST /jobs/{id}/cancel``,
+``POST /versions/{name}/activate?project=`` (rollback) and ``GET /metrics`` (Prometheus text).
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ from starlette.routing import Route
 
 from backends.sdk.auth import BasicAuthMiddleware
 from backends.sdk.batching import QueueFull
+from backends.sdk.jobs import JobState
 from backends.sdk.label_config import LabelConfigError, UnsupportedConfig
 from backends.sdk.manifest import Capability, Manifest
 from backends.sdk.metrics import RequestLogMiddleware
 from backends.sdk.model import Project
 from backends.sdk.projects import DEFAULT_PROJECT
 from backends.sdk.runtime import ServerState
-from backends.sdk.training import JobState
+from backends.sdk.training import UnknownVersion
 from backends.sdk.versions import version_number
 from backends.sdk.wire import (
     ApiError,
@@ -99,6 +101,7 @@ async def setup(request: Request, st: ServerState) -> Response:
     st.use_config(model, project, body.schema_, field="schema")
     project.extra_params = st.extra_params(body.extra_params)
     project.hostname, project.access_token = body.hostname, body.access_token
+    st.projects.remember_setup(project)
     return JSONResponse({"model_version": st.projects.version(project.id)})
 
 
@@ -174,6 +177,59 @@ async def job(request: Request, st: ServerState) -> Response:
     if found is None:
         raise ApiError(404, f"no training job {request.path_params['job_id']!r}")
     return JSONResponse(found.to_json())
+
+
+async def start_job(request: Request, st: ServerState) -> Response:
+    """Train now, without Label Studio in between (the CLI's ``train`` and the panel)."""
+    st.require_model()
+    if not st.manifest.has(Capability.TRAINING):
+        raise ApiError(409, f"{st.manifest.name} does not train")
+    project = _known_project(request, st)
+    if project.label_config is None:
+        raise ApiError(
+            409,
+            f"project {project.id} has no label config yet: Label Studio sends it in /setup "
+            "when it connects to this server (open the project's Model settings once)",
+            field="project",
+        )
+    queued, joined = st.training.submit(project, "MANUAL")
+    return JSONResponse({"job": queued.to_json(), "joined": joined}, 200 if joined else 201)
+
+
+async def cancel_job(request: Request, st: ServerState) -> Response:
+    job_id = request.path_params["job_id"]
+    found = st.training.cancel(job_id)
+    if found is None:
+        raise ApiError(404, f"no training job {job_id!r}")
+    if found.finished and not found.cancel_requested:
+        raise ApiError(409, f"training job {job_id} is already {found.state.value}")
+    return JSONResponse(found.to_json())
+
+
+async def activate_version(request: Request, st: ServerState) -> Response:
+    """Roll back (or forward): the named version serves the project from now on."""
+    st.require_model()
+    project = _known_project(request, st)
+    name = request.path_params["name"]
+    try:
+        await asyncio.to_thread(st.training.activate, project, name)
+    except UnknownVersion as exc:
+        raise ApiError(404, str(exc)) from None
+    details = st.store.describe(project.id, st.projects.version(project.id))
+    versions = [info.model_dump() for info in details]
+    return JSONResponse({"project": project.id, "model_version": name, "versions": versions})
+
+
+def _known_project(request: Request, st: ServerState) -> Project:
+    """``?project=ID``; may be left out when this server knows exactly one project."""
+    wanted = request.query_params.get("project")
+    if wanted:
+        return st.projects.get(_project_id(wanted, "project"))
+    known = sorted(set(st.store.projects()) | set(st.projects.known()))
+    if len(known) == 1:
+        return st.projects.get(known[0])
+    choices = ", ".join(known) if known else "none yet"
+    raise ApiError(422, f"project: required (known projects: {choices})", field="project")
 
 
 async def metrics(request: Request, st: ServerState) -> Response:
@@ -265,7 +321,10 @@ def create_app(
         Route("/train", _endpoint(train), methods=["POST"]),
         Route("/versions", _endpoint(versions), methods=["GET"]),
         Route("/jobs", _endpoint(jobs), methods=["GET"]),
+        Route("/jobs", _endpoint(start_job), methods=["POST"]),
         Route("/jobs/{job_id}", _endpoint(job), methods=["GET"]),
+        Route("/jobs/{job_id}/cancel", _endpoint(cancel_job), methods=["POST"]),
+        Route("/versions/{name}/activate", _endpoint(activate_version), methods=["POST"]),
         Route("/metrics", _endpoint(metrics), methods=["GET"]),
     ]
     middleware = [Middleware(RequestLogMiddleware, metrics=state.metrics, routes=lambda: routes)]

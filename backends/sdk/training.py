@@ -3,6 +3,7 @@
 Webhooks arrive in bursts (one per annotation) and Label Studio waits only 1 s for each, so a
 request never trains itself: it queues a job and returns. While a project's job runs, further
 requests fold into a single queued follow-up instead of stacking one run per annotation.
+A running job stops at the model's next look at ``report.cancelled``; it then leaves no version.
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any
+from pathlib import Path
 
+from backends.sdk.jobs import INTERRUPTED, Job, JobReport, JobState, JobStore
 from backends.sdk.metrics import Metrics
 from backends.sdk.model import Model, NotEnoughData, Project
 from backends.sdk.projects import ProjectRegistry
@@ -27,76 +26,16 @@ from backends.sdk.versions import VersionStore
 
 log = logging.getLogger("ml_launcher.server")
 
-HISTORY = 100  # finished jobs kept in memory for /jobs
+HISTORY = 100  # finished jobs kept (in memory and on disk) for /jobs
+STOPPED_BEFORE_START = "server stopped before this job started"
 
 
-class JobState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    SKIPPED = "skipped"  # NotEnoughData: nothing to learn yet, no new version
-    CANCELLED = "cancelled"
-
-
-@dataclass
-class Job:
-    id: str
-    project_id: str
-    reason: str  # the event that asked for it, e.g. START_TRAINING
-    state: JobState = JobState.QUEUED
-    created_at: float = field(default_factory=time.time)
-    started_at: float | None = None
-    finished_at: float | None = None
-    progress: dict[str, int] | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)  # every report.metric call
-    metrics: dict[str, float] = field(default_factory=dict)  # what fit returned
-    version: str | None = None
-    error: str | None = None
-    error_id: str | None = None
-    cancel_requested: bool = False
-
-    @property
-    def finished(self) -> bool:
-        return self.state not in (JobState.QUEUED, JobState.RUNNING)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "project": self.project_id,
-            "reason": self.reason,
-            "state": self.state.value,
-            "created_at": _iso(self.created_at),
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-            "progress": self.progress,
-            "history": list(self.history),
-            "metrics": dict(self.metrics),
-            "version": self.version,
-            "error": self.error,
-            "error_id": self.error_id,
-        }
-
-
-class JobReport:
-    """The ``TrainingReport`` a model's ``fit`` writes to; readable live through ``/jobs``."""
-
-    def __init__(self, job: Job):
-        self._job = job
-
-    def progress(self, step: int, total: int) -> None:
-        self._job.progress = {"step": int(step), "total": int(total)}
-
-    def metric(self, name: str, value: float, step: int) -> None:
-        self._job.history.append({"name": name, "value": float(value), "step": int(step)})
-
-    @property
-    def cancelled(self) -> bool:
-        return self._job.cancel_requested
+class UnknownVersion(LookupError):
+    """Activation named a version this project does not have."""
 
 
 class TrainingManager:
-    """Runs jobs on one training thread; call ``submit`` from the event loop only."""
+    """Runs jobs on one training thread; call ``submit`` and ``cancel`` from the event loop only."""
 
     def __init__(
         self,
@@ -109,12 +48,21 @@ class TrainingManager:
         self._store = store
         self._projects = projects
         self._metrics = metrics
+        self._records = JobStore(store.model_dir)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="training")
-        self._lock = threading.Lock()  # a job's QUEUED -> RUNNING switch vs. coalescing into it
+        self._lock = threading.Lock()  # a job's QUEUED -> RUNNING switch vs. coalescing/cancel
+        self._activation = threading.Lock()  # which version serves: publish vs. rollback
         self._jobs: dict[str, Job] = {}
         self._current: dict[str, Job] = {}  # per project: the job handed to the thread
         self._follow_up: dict[str, Job] = {}  # per project: at most one job waiting behind it
         self._drivers: set[asyncio.Task] = set()
+        self._stopping = False
+
+    def restore(self) -> None:
+        """Read the jobs of earlier runs; those a stop interrupted are marked failed."""
+        loaded = {job.id: job for job in self._records.load()}
+        self._jobs = {**loaded, **self._jobs}  # one rebinding: /jobs may be reading meanwhile
+        self._prune()
 
     def submit(self, project: Project, reason: str) -> tuple[Job, bool]:
         """The job that will train ``project``, and whether the request joined an existing one."""
@@ -126,7 +74,9 @@ class TrainingManager:
         if waiting is not None:
             return waiting, True
         job = Job(id=uuid.uuid4().hex[:12], project_id=project.id, reason=reason)
-        self._remember(job)
+        self._jobs[job.id] = job
+        self._records.save(job)
+        self._prune()
         if current is None:
             self._current[project.id] = job
             driver = asyncio.get_running_loop().create_task(self._drive(project, job))
@@ -136,6 +86,25 @@ class TrainingManager:
             self._follow_up[project.id] = job
         return job, False
 
+    def cancel(self, job_id: str) -> Job | None:
+        """Stop a job: a queued one at once, a running one at its next ``report.cancelled``.
+
+        Returns None for an unknown id; a finished job comes back unchanged.
+        """
+        job = self._jobs.get(job_id)
+        if job is None or job.finished:
+            return job
+        with self._lock:
+            job.cancel_requested = True
+            if job.state is JobState.QUEUED:
+                job.finish(JobState.CANCELLED)
+                if self._follow_up.get(job.project_id) is job:  # never reaches _drive
+                    del self._follow_up[job.project_id]
+                    self._metrics.training_jobs[job.state.value] += 1
+        log.info("training job %s: cancel requested (%s)", job.id, job.state.value)
+        self._records.save(job)
+        return job
+
     def jobs(self, project_id: str | None = None) -> list[Job]:
         """Newest first."""
         found = [j for j in self._jobs.values() if project_id in (None, j.project_id)]
@@ -144,12 +113,31 @@ class TrainingManager:
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 
+    def activate(self, project: Project, name: str) -> None:
+        """Serve an earlier (or later) version again: load it, then point ``active`` at it.
+
+        Blocking (the model reads its weights); run it off the event loop.
+        """
+        if name not in self._store.names(project.id):
+            known = ", ".join(self._store.names(project.id)) or "none yet"
+            raise UnknownVersion(f"project {project.id} has no version {name!r} (it has: {known})")
+        with self._activation:
+            self._model().load_version(project, self._store.version_dir(project.id, name))
+            self._store.set_active(project.id, name)
+            self._projects.activate(project.id, name)
+        log.info("project %s now serves version %s", project.id, name)
+
     def shutdown(self) -> None:
-        """Queued jobs are cancelled; a running ``fit`` sees ``report.cancelled`` turn true."""
+        """Queued jobs fail at once; a running ``fit`` sees ``report.cancelled`` turn true."""
+        self._stopping = True
         with self._lock:
             for job in self._jobs.values():
-                if not job.finished:
-                    job.cancel_requested = True
+                if job.finished:
+                    continue
+                job.cancel_requested = True
+                if job.state is JobState.QUEUED:
+                    job.finish(JobState.FAILED, STOPPED_BEFORE_START)
+                    self._records.save(job)
         self._executor.shutdown(wait=False, cancel_futures=True)
         for driver in self._drivers:
             driver.cancel()
@@ -160,7 +148,9 @@ class TrainingManager:
             try:
                 await loop.run_in_executor(self._executor, self._run, project, job)
             except RuntimeError:  # the executor was shut down: the app is closing
-                job.state, job.finished_at = JobState.CANCELLED, time.time()
+                if not job.finished:
+                    job.finish(JobState.FAILED, STOPPED_BEFORE_START)
+                    self._records.save(job)
             self._metrics.training_jobs[job.state.value] += 1
             job = self._follow_up.pop(project.id, None)
             if job is None:
@@ -170,53 +160,67 @@ class TrainingManager:
 
     def _run(self, project: Project, job: Job) -> None:
         with self._lock:
-            if job.cancel_requested:
-                job.state, job.finished_at = JobState.CANCELLED, time.time()
+            if job.finished:  # cancelled while it waited
                 return
             job.state, job.started_at = JobState.RUNNING, time.time()
+        self._records.save(job)
         log.info("training job %s started for project %s (%s)", job.id, project.id, job.reason)
         workdir = self._store.new_workdir(project.id)
         try:
-            metrics = self._model().fit(project, workdir, JobReport(job)) or {}
+            metrics = self._model().fit(project, workdir, JobReport(job, self._records)) or {}
             job.metrics = {name: float(value) for name, value in metrics.items()}
             if job.cancel_requested:
-                job.state = JobState.CANCELLED
+                self._stopped(job)
             else:
                 job.version = self._publish(project, workdir, job.metrics)
-                job.state = JobState.DONE
+                job.finish(JobState.DONE)
         except NotEnoughData as exc:
-            job.state, job.error = JobState.SKIPPED, str(exc)
+            job.finish(JobState.SKIPPED, str(exc))
         except Exception as exc:
-            job.state, job.error = JobState.FAILED, f"{type(exc).__name__}: {exc}"
-            job.error_id = uuid.uuid4().hex
-            log.exception("training job %s failed (error_id=%s)", job.id, job.error_id)
+            if job.cancel_requested:  # a model may stop by raising; it was asked to
+                self._stopped(job)
+            else:
+                job.error_id = uuid.uuid4().hex
+                job.finish(JobState.FAILED, f"{type(exc).__name__}: {exc}")
+                log.exception("training job %s failed (error_id=%s)", job.id, job.error_id)
         finally:
-            job.finished_at = time.time()
+            if not job.finished:  # BaseException (e.g. interpreter exit): never leave it running
+                job.finish(JobState.FAILED, "training thread stopped")
             shutil.rmtree(workdir, ignore_errors=True)
+            self._records.save(job)
         log.info("training job %s %s%s", job.id, job.state.value, _suffix(job))
 
-    def _publish(self, project: Project, workdir, metrics: dict[str, float]) -> str:
+    def _stopped(self, job: Job) -> None:
+        """Cancelled by a user, or failed because the server is going down."""
+        if self._stopping:
+            job.finish(JobState.FAILED, INTERRUPTED)
+        else:
+            job.finish(JobState.CANCELLED)
+
+    def _publish(self, project: Project, workdir: Path, metrics: dict[str, float]) -> str:
         """Rename into place, load it, and only then point ``active`` at it.
 
         A version the model cannot load never becomes active, so a restart does not trip on it.
         """
-        name = self._store.publish(project.id, workdir, metrics)
-        self._model().load_version(project, self._store.version_dir(project.id, name))
-        self._store.set_active(project.id, name)
-        self._projects.activate(project.id, name)
+        with self._activation:
+            name = self._store.publish(project.id, workdir, metrics)
+            self._model().load_version(project, self._store.version_dir(project.id, name))
+            self._store.set_active(project.id, name)
+            self._projects.activate(project.id, name)
         return name
 
-    def _remember(self, job: Job) -> None:
-        self._jobs[job.id] = job
-        finished = [j for j in self._jobs.values() if j.finished]
-        for old in finished[: max(0, len(finished) - HISTORY)]:
-            del self._jobs[old.id]
-
-
-def _iso(stamp: float | None) -> str | None:
-    if stamp is None:
-        return None
-    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="milliseconds")
+    def _prune(self) -> None:
+        """Keep the newest ``HISTORY`` finished jobs of each project, in memory and on disk."""
+        by_project: dict[str, list[Job]] = {}
+        for job in self.jobs():
+            if job.finished:
+                by_project.setdefault(job.project_id, []).append(job)
+        dropped = [old for finished in by_project.values() for old in finished[HISTORY:]]
+        if dropped:
+            gone = {old.id for old in dropped}
+            self._jobs = {key: job for key, job in self._jobs.items() if key not in gone}
+            for old in dropped:
+                self._records.forget(old)
 
 
 def _suffix(job: Job) -> str:

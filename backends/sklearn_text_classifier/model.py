@@ -19,13 +19,11 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from backends.sdk import annotations
-from backends.sdk.label_config import Control, LabelConfig, ObjectTag
+from backends.sdk import annotations, choices
 from backends.sdk.manifest import Manifest
 from backends.sdk.model import Model, NotEnoughData, Project, TrainingReport
 
 MODEL_FILE = "classifier.pkl"
-TEXT_OBJECTS = ("Text", "HyperText")
 # A held-out split is only worth its cost with this many examples and two of every class.
 MIN_EXAMPLES_FOR_HOLDOUT = 10
 HOLDOUT_FRACTION = 0.2
@@ -58,8 +56,8 @@ class SklearnTextClassifier(Model):
         trained = self._trained.get(project.id)
         if trained is None:
             return [None] * len(tasks)
-        texts = [(task.get("data") or {}).get(trained.data_key) for task in tasks]
-        known = [i for i, text in enumerate(texts) if isinstance(text, str)]
+        texts = choices.texts_of(tasks, trained.data_key)
+        known = [i for i, text in enumerate(texts) if text is not None]
         predictions: list[dict[str, Any] | None] = [None] * len(tasks)
         if not known:
             return predictions
@@ -67,25 +65,16 @@ class SklearnTextClassifier(Model):
         classes = trained.pipeline.classes_
         for i, row in zip(known, probabilities, strict=True):
             best = int(row.argmax())
-            score = float(row[best])
-            predictions[i] = {
-                "result": [
-                    {
-                        "from_name": trained.from_name,
-                        "to_name": trained.to_name,
-                        "type": "choices",
-                        "value": {"choices": [str(classes[best])]},
-                        "score": score,
-                    }
-                ],
-                "score": score,
-            }
+            label, score = str(classes[best]), float(row[best])
+            predictions[i] = choices.choice_prediction(
+                trained.from_name, trained.to_name, label, score
+            )
         return predictions
 
     def fit(self, project: Project, workdir: Path, report: TrainingReport) -> dict[str, float]:
-        control, target = _choices_on_text(project.label_config)
+        control, target = choices.choices_on_text(project.label_config)
         tasks = self.labeled_tasks(project, self.params)
-        texts, labels = _examples(tasks, control.name, target.data_key)
+        texts, labels = choices.labeled_examples(tasks, control.name, target.data_key)
         counts = Counter(labels)
         if len(counts) < 2:
             raise NotEnoughData(
@@ -114,31 +103,6 @@ class SklearnTextClassifier(Model):
     def load_version(self, project: Project, directory: Path) -> None:
         with (directory / MODEL_FILE).open("rb") as handle:
             self._trained[project.id] = pickle.load(handle)
-
-
-def _choices_on_text(config: LabelConfig | None) -> tuple[Control, ObjectTag]:
-    if config is None:
-        raise NotEnoughData("Label Studio has not sent this project's label config yet")
-    return config.first("Choices", TEXT_OBJECTS)
-
-
-def _examples(
-    tasks: list[dict[str, Any]], from_name: str, data_key: str
-) -> tuple[list[str], list[str]]:
-    """(text, label) of every task whose latest kept annotation chose something here."""
-    texts, labels = [], []
-    for task in tasks:
-        text = (task.get("data") or {}).get(data_key)
-        annotation = annotations.latest_annotation(task)
-        if not isinstance(text, str) or annotation is None:
-            continue
-        for region in annotation.get("result") or []:
-            chosen = (region.get("value") or {}).get("choices") or []
-            if region.get("from_name") == from_name and chosen:
-                texts.append(text)
-                labels.append(str(chosen[0]))
-                break
-    return texts, labels
 
 
 def _pipeline(c_value: float) -> Pipeline:
