@@ -35,6 +35,16 @@ def label_studio_pat_only(tmp_path_factory):
         yield server
 
 
+@pytest.fixture(scope="module")
+def label_studio_guarded(tmp_path_factory):
+    """An instance with Label Studio's default protections, which the others turn off: no ML
+    backends (ML_BLOCK_LOCAL_IP) and no webhooks (SSRF_PROTECTION_ENABLED) on local addresses."""
+    workdir = tmp_path_factory.mktemp("label-studio-guarded")
+    protections = {"ML_BLOCK_LOCAL_IP": "true", "SSRF_PROTECTION_ENABLED": "true"}
+    with running_label_studio(workdir, env=protections) as server:
+        yield server
+
+
 @pytest.fixture
 def ls_client(label_studio) -> LabelStudio:
     return LabelStudio(base_url=label_studio.url, api_key=label_studio.legacy_token)

@@ -177,12 +177,17 @@ class LabelStudioServer:
 
 
 def start_label_studio(
-    workdir: Path, *, legacy_tokens: bool = True, timeout: float = 180.0
+    workdir: Path,
+    *,
+    legacy_tokens: bool = True,
+    env: dict[str, str] | None = None,
+    timeout: float = 180.0,
 ) -> LabelStudioServer:
     """Copy the template into ``workdir`` and start Label Studio on a free loopback port.
 
     ``legacy_tokens=False`` gives the 1.23 default organization, where ``Token <legacy>``
-    answers 401 and only PATs work.
+    answers 401 and only PATs work. ``env`` adds to or overrides the environment, e.g.
+    ``{"ML_BLOCK_LOCAL_IP": "true"}`` for Label Studio's default protections.
     """
     template = build_template()
     data_dir = workdir / "data"
@@ -194,7 +199,9 @@ def start_label_studio(
     log_path = workdir / "label-studio.log"
     command = [str(_venv_file("bin/label-studio")), "start", "--no-browser"]
     command += ["--internal-host", "127.0.0.1", "--port", str(port)]
-    process = start_in_own_group(command, log_path=log_path, env=label_studio_env(data_dir))
+    process = start_in_own_group(
+        command, log_path=log_path, env={**label_studio_env(data_dir), **(env or {})}
+    )
     server = LabelStudioServer(url, data_dir, log_path, process, legacy_tokens, started_in=0.0)
     try:
         server.started_in = wait_for_http_ok(f"{url}/health", timeout=timeout, process=process)

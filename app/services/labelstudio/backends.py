@@ -1,12 +1,16 @@
 """Connect a model server to a project as its ML backend, and disconnect it cleanly.
 
-Two things Label Studio 1.23.2 gets wrong are fixed here:
+Three things Label Studio 1.23.2 gets wrong are handled here:
 
 * It creates a project webhook ``<url>/webhook`` for every new ML backend but sends it
   *without* the backend's basic-auth credentials, so a protected backend never hears about
   annotations. After connecting, that webhook gets the server's webhook token header.
 * Deleting the ML backend leaves the webhook behind; after a reconnect every event arrives
   twice. Disconnect removes both.
+* With SSRF protection on (its default) it saves the backend, then refuses the webhook to a
+  private address and answers 403 "reserved network address", just as when it refuses the
+  backend itself (``ML_BLOCK_LOCAL_IP``). Connect tells the two apart by whether the backend
+  now exists, and returns it with a warning rather than an error it already overrode.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.services.labelstudio.connection import Studio
-from app.services.labelstudio.errors import StudioError
+from app.services.labelstudio.errors import RESERVED_ADDRESS, StudioError
 from app.services.labelstudio.projects import config_problem
 from backends.sdk.auth import WEBHOOK_TOKEN_HEADER, webhook_token
 from backends.sdk.manifest import Manifest
@@ -100,13 +104,49 @@ async def connect(
             **auth,
         )
     except StudioError as exc:
-        raise _unreachable(exc, options.url) from exc
+        saved = await _saved_anyway(studio, project_id, options) if _private(exc) else None
+        if saved is None:
+            raise _unreachable(exc, options.url) from exc
+        return _backend(saved, (webhook_refused(options.url),))
     warnings = await _secure_webhooks(studio, project_id, options)
     return _backend(ml, tuple(warnings))
 
 
+def _private(exc: StudioError) -> bool:
+    return exc.status == 403 and RESERVED_ADDRESS in str(exc)
+
+
+async def _saved_anyway(studio: Studio, project_id: int, options: BackendOptions) -> Any | None:
+    """The backend Label Studio kept although its webhook's SSRF check failed the request."""
+    url = options.url.rstrip("/")
+    kept = [
+        ml
+        for ml in await studio.call(studio.client.ml.list, project=project_id)
+        if (ml.url or "").rstrip("/") == url and ml.title == options.title
+    ]
+    return max(kept, key=lambda ml: ml.id, default=None)
+
+
+def webhook_refused(url: str) -> str:
+    return (
+        f"Label Studio will not send annotation webhooks to {webhook_url(url)}: it is a local "
+        "or private address and Label Studio's SSRF protection is on (its default). "
+        "Predictions work, but the model never hears about new annotations, so it does not "
+        "train on its own. Start Label Studio with SSRF_PROTECTION_ENABLED=false (the local "
+        "Label Studio this app starts does), or give the model an address Label Studio may use."
+    )
+
+
 def _unreachable(exc: StudioError, url: str) -> StudioError:
     text = str(exc)
+    if _private(exc):
+        return StudioError(
+            f"Label Studio refused the model server's address {url}: it is a local or private "
+            "network address, and Label Studio blocks those for ML backends by default. Start "
+            "Label Studio with ML_BLOCK_LOCAL_IP=false (the local Label Studio this app starts "
+            "does), or give the model an address Label Studio may use.",
+            status=403,
+        )
     if exc.status == 400 and "Can't connect" in text:
         return StudioError(
             f"Label Studio could not reach the model server at {url}. That address must work "
@@ -133,7 +173,7 @@ async def _secure_webhooks(studio: Studio, project_id: int, options: BackendOpti
         try:
             await studio.call(studio.client.webhooks.update, hook.id, url=hook.url, headers=headers)
         except StudioError as exc:
-            warnings.append(str(exc))
+            warnings.append(webhook_refused(options.url) if _private(exc) else str(exc))
     return warnings
 
 

@@ -17,7 +17,9 @@ from label_studio_sdk.core.api_error import ApiError
 
 LEGACY_DISABLED = "legacy token authentication has been disabled"
 RESERVED_ADDRESS = "reserved network address"
-SSRF_BLOCKED = "SSRF protection"
+# Label Studio's SSRF check says this (mentioning "SSRF protection") only for a URL that is not
+# http(s): a private address gets RESERVED_ADDRESS instead, for ML backends and webhooks alike.
+NOT_HTTP = "URLs must use http:// or https://"
 
 
 class StudioError(Exception):
@@ -92,12 +94,10 @@ def explain(exc: BaseException, url: str) -> StudioError:
             "starts does), or give the model an address Label Studio may use.",
             status=403,
         )
-    if status == 403 and SSRF_BLOCKED in text:
+    if status == 403 and NOT_HTTP in text:
         return StudioError(
-            "Label Studio will not send webhooks to this address because it is local or "
-            f"private ({text}). Without webhooks the model never hears about new annotations. "
-            "Start Label Studio with SSRF_PROTECTION_ENABLED=false (the local Label Studio this "
-            "app starts does), or give the model an address Label Studio may use.",
+            "Label Studio accepts only addresses that start with http:// or https://, "
+            "e.g. http://127.0.0.1:9090: check the address.",
             status=403,
         )
     if status == 403:
