@@ -1,7 +1,8 @@
 """Start the panel: a QApplication, the qasync loop, the window, then the services.
 
 The window frame is shown before the services are imported (they cost more than Qt does), so
-the panel appears at once and fills in a moment later.
+the panel appears at once and fills in a moment later; then, in the background, it finds the
+Docker containers an earlier session left running and watches them again.
 
 ``--screenshot FILE.png`` renders the window offscreen with the first model chosen, saves it
 and exits, so the README's picture is made by the code it shows.
@@ -17,7 +18,7 @@ from pathlib import Path
 from PySide6 import QtWidgets
 
 from app.ui import resources
-from app.ui.async_bridge import run_app
+from app.ui.async_bridge import run_app, spawn
 from app.ui.main_window import MainWindow
 
 SCREENSHOT_SETTLE_SECONDS = 0.3
@@ -66,6 +67,7 @@ async def _run(screenshot: Path | None, launch: tuple[str, ...]) -> int:
             return await _screenshot(window, screenshot, launch)
         finally:
             await window.workspace.registry.stop_all()
+    spawn(window.workspace.reattach(), "re-attaching to running containers")
     closed = asyncio.Event()
     window.closed.connect(closed.set)
     await closed.wait()

@@ -12,6 +12,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.ui import resources
 from app.ui.async_bridge import spawn
+from app.ui.catalog_widget import badge
+from backends.sdk.manifest import Capability
 
 if TYPE_CHECKING:
     from app.services.instances import Instance
@@ -44,6 +46,7 @@ def human_duration(seconds: float | None) -> str:
 
 class InstanceCard(QtWidgets.QFrame):
     open_logs = QtCore.Signal(object)  # Instance
+    open_training = QtCore.Signal(object)  # Instance
 
     def __init__(self, instance: Instance, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -60,6 +63,10 @@ class InstanceCard(QtWidgets.QFrame):
         self.restart_button = _tool_button("restart", "Stop and start again", "Restart")
         self.test_button = _tool_button("test", "Send /health and one sample prediction", "Test")
         self.logs_button = _tool_button("logs", "Open this server's log", "Logs")
+        self.training_button = _tool_button(
+            "training", "Training jobs, live curves and model versions", "Training"
+        )
+        self.training_button.setVisible(instance.manifest.has(Capability.TRAINING))
         self.remove_button = QtWidgets.QToolButton(text="Remove", toolTip="Forget this server")
         self.test_result = QtWidgets.QLabel(objectName="testResult", wordWrap=True)
         self.test_result.hide()
@@ -80,11 +87,17 @@ class InstanceCard(QtWidgets.QFrame):
         head = QtWidgets.QHBoxLayout()
         head.addWidget(self.state_badge)
         head.addWidget(title)
+        self.runtime_badge: QtWidgets.QLabel | None = None
+        if instance.spec.runtime == "docker":
+            self.runtime_badge = badge("docker", "data")
+            self.runtime_badge.setToolTip(f"In a container of {instance.spec.image or 'its image'}")
+            head.addWidget(self.runtime_badge)
         head.addStretch(1)
         head.addWidget(self.url_label)
         head.addWidget(self.copy_button)
         actions = QtWidgets.QHBoxLayout()
-        for button in (self.stop_button, self.restart_button, self.test_button, self.logs_button):
+        buttons = (self.stop_button, self.restart_button, self.test_button, self.logs_button)
+        for button in (*buttons, self.training_button):
             actions.addWidget(button)
         actions.addStretch(1)
         actions.addWidget(self.remove_button)
@@ -100,6 +113,7 @@ class InstanceCard(QtWidgets.QFrame):
         self.restart_button.clicked.connect(lambda: spawn(instance.restart(), "restart"))
         self.test_button.clicked.connect(lambda: spawn(self.send_test_request(), "test request"))
         self.logs_button.clicked.connect(lambda: self.open_logs.emit(instance))
+        self.training_button.clicked.connect(lambda: self.open_training.emit(instance))
         instance.state_changed.connect(self.on_state_changed)
         instance.stats_changed.connect(self.on_stats_changed)
         self.on_state_changed(instance)
@@ -188,6 +202,7 @@ class InstancesWidget(QtWidgets.QWidget):
     """All instances of the registry, newest first, with a 1 s tick for uptimes."""
 
     open_logs = QtCore.Signal(object)
+    open_training = QtCore.Signal(object)
 
     def __init__(self, registry: InstanceRegistry, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -220,6 +235,7 @@ class InstancesWidget(QtWidgets.QWidget):
     def on_added(self, instance: Instance) -> None:
         card = InstanceCard(instance)
         card.open_logs.connect(self.open_logs)
+        card.open_training.connect(self.open_training)
         card.remove_button.clicked.connect(lambda: spawn(self.registry.remove(instance), "remove"))
         self.cards[instance.id] = card
         self._column.insertWidget(0, card)

@@ -1,4 +1,5 @@
-"""How to run the chosen model: address, port, basic auth, device, logging, restarts.
+"""How to run the chosen model: as a local process or in a container (which image), address,
+port, basic auth, device, logging, restarts.
 
 The panel only says what is obviously wrong before a click (exposed without a password, a port
 taken); the service's own check (spec.resolve) has the last word when Launch is pressed.
@@ -12,9 +13,13 @@ from PySide6 import QtCore, QtWidgets
 
 from app.services import ports
 from app.services.spec import LaunchSpec
+from app.ui.async_bridge import spawn
+from app.ui.docker_image_box import DockerImageBox
+from backends.sdk.manifest import Manifest
 
 LOCALHOST = "127.0.0.1"
 EVERYWHERE = "0.0.0.0"
+RUNTIMES = {"local": "Local process", "docker": "Docker container"}
 
 
 class LaunchPanel(QtWidgets.QWidget):
@@ -24,6 +29,11 @@ class LaunchPanel(QtWidgets.QWidget):
 
     def __init__(self, devices: list[Any], parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
+        self.manifest: Manifest | None = None
+        self.runtime_combo = QtWidgets.QComboBox(toolTip="Where the server runs")
+        for runtime, label in RUNTIMES.items():
+            self.runtime_combo.addItem(label, runtime)
+        self.docker_box = DockerImageBox()
         self.expose_check = QtWidgets.QCheckBox("Expose on the network")
         self.expose_check.setToolTip(
             "Bind to all interfaces (0.0.0.0) so Label Studio on another machine can reach the "
@@ -62,6 +72,10 @@ class LaunchPanel(QtWidgets.QWidget):
         switches.addStretch(1)
         form = QtWidgets.QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Run as", self.runtime_combo)
+        form.addRow("Image", self.docker_box)
+        form.setRowVisible(self.docker_box, False)
+        self._form = form
         form.addRow("Address", address)
         form.addRow("Port", port)
         self.auth_label = QtWidgets.QLabel("Basic auth")
@@ -71,7 +85,11 @@ class LaunchPanel(QtWidgets.QWidget):
 
         self.expose_check.toggled.connect(self._on_expose_toggled)
         self.auto_port_check.toggled.connect(lambda auto: self.port_spin.setEnabled(not auto))
+        self.runtime_combo.currentIndexChanged.connect(self._on_runtime_changed)
+        self.device_combo.currentIndexChanged.connect(self._on_device_changed)
         for signal in (
+            self.runtime_combo.currentIndexChanged,
+            self.docker_box.changed,
             self.expose_check.toggled,
             self.auto_port_check.toggled,
             self.port_spin.valueChanged,
@@ -79,6 +97,38 @@ class LaunchPanel(QtWidgets.QWidget):
             self.password_edit.textChanged,
         ):
             signal.connect(self.changed)
+
+    @property
+    def runtime(self) -> str:
+        return self.runtime_combo.currentData()
+
+    def set_model(self, manifest: Manifest) -> None:
+        self.manifest = manifest
+        if self.runtime == "docker":
+            self._update_image_box()
+
+    def _wants_gpu(self) -> bool:
+        device = self.device_combo.currentData() or "cpu"
+        return (
+            device.startswith("cuda:") and self.manifest is not None and self.manifest.gpu != "none"
+        )
+
+    def _update_image_box(self) -> None:
+        """The model's default image for the device, and which images the engine has."""
+        if self.manifest is None:
+            return
+        self.docker_box.set_model(self.manifest, self._wants_gpu())
+        spawn(self.docker_box.refresh_tags(), "listing the Docker images")
+
+    def _on_runtime_changed(self) -> None:
+        docker = self.runtime == "docker"
+        self._form.setRowVisible(self.docker_box, docker)
+        if docker:
+            self._update_image_box()
+
+    def _on_device_changed(self) -> None:
+        if self.runtime == "docker":
+            self._update_image_box()
 
     @property
     def host(self) -> str:
@@ -96,6 +146,8 @@ class LaunchPanel(QtWidgets.QWidget):
 
     def problem(self) -> str | None:
         """Why Launch would be refused, as far as the panel can tell without launching."""
+        if self.runtime == "docker" and (image_problem := self.docker_box.problem()):
+            return image_problem
         auth = self.basic_auth()
         if auth and not all(auth):
             return "Basic auth needs both a user name and a password."
@@ -120,6 +172,9 @@ class LaunchPanel(QtWidgets.QWidget):
         self.device_combo.setCurrentIndex(max(index, 0))
         self.debug_check.setChecked(spec.debug)
         self.restart_check.setChecked(spec.auto_restart)
+        self.runtime_combo.setCurrentIndex(max(self.runtime_combo.findData(spec.runtime), 0))
+        if spec.image:
+            self.docker_box.set_tag(spec.image)
 
     def options(self) -> dict[str, Any]:
         """The LaunchSpec fields this panel decides."""
@@ -130,4 +185,6 @@ class LaunchPanel(QtWidgets.QWidget):
             "debug": self.debug_check.isChecked(),
             "basic_auth": self.basic_auth(),
             "auto_restart": self.restart_check.isChecked(),
+            "runtime": self.runtime,
+            "image": self.docker_box.tag if self.runtime == "docker" else None,
         }

@@ -3,7 +3,8 @@
 The services (pydantic, httpx, keyring…) take longer to import than Qt takes to show a window,
 so the frame appears first with a "Loading" line and :meth:`populate` adds the workspace on
 the next turn of the loop. The frame also owns the one decision no widget can make alone:
-quitting stops every server it started (after asking, when some are still running).
+quitting stops every server it started (after asking, when some are still running), except
+the Docker containers the user chooses to leave serving: the next start finds them again.
 """
 
 from __future__ import annotations
@@ -15,38 +16,11 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from app.ui import resources
 from app.ui.async_bridge import spawn, task_errors
+from app.ui.quit_dialogs import QuitChoice, QuitQuestion, ask_to_stop, ask_to_stop_studio
 
 if TYPE_CHECKING:
-    from app.services.instances import Instance
     from app.ui.labelstudio import LabelStudioPanel
     from app.ui.workspace import Workspace
-
-QuitQuestion = Callable[[QtWidgets.QWidget, list["Instance"]], bool]
-
-
-def ask_to_stop_studio(parent: QtWidgets.QWidget) -> bool:
-    answer = QtWidgets.QMessageBox.question(
-        parent,
-        "Quit ML Launcher",
-        "The local Label Studio started from this app is still running.\n\n"
-        "Stop it too? (No leaves it running for your annotators.)",
-        QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.No,
-        QtWidgets.QMessageBox.StandardButton.No,
-    )
-    return answer == QtWidgets.QMessageBox.StandardButton.Yes
-
-
-def ask_to_stop(parent: QtWidgets.QWidget, running: list[Instance]) -> bool:
-    names = "\n".join(f"• {i.manifest.title} at {i.url}" for i in running)
-    answer = QtWidgets.QMessageBox.question(
-        parent,
-        "Quit ML Launcher",
-        f"{len(running)} server{'s' * (len(running) != 1)} still running:\n{names}\n\n"
-        "Quitting stops them. Quit anyway?",
-        QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.Cancel,
-        QtWidgets.QMessageBox.StandardButton.Cancel,
-    )
-    return answer == QtWidgets.QMessageBox.StandardButton.Yes
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -107,15 +81,19 @@ class MainWindow(QtWidgets.QMainWindow):
         if self._stopping:
             return
         running = self.workspace.running()
-        if running and not self.confirm_quit(self, running):
+        choice = QuitChoice(self.confirm_quit(self, running)) if running else QuitChoice.STOP_ALL
+        if choice is QuitChoice.STAY:
             return
         self._stopping = True
-        self.statusBar().showMessage("Stopping every server…")
-        spawn(self._stop_all_then_close(), "quit")
+        leave = choice is QuitChoice.LEAVE_CONTAINERS
+        self.statusBar().showMessage(
+            "Stopping the local servers…" if leave else "Stopping every server…"
+        )
+        spawn(self._stop_all_then_close(leave_containers=leave), "quit")
 
-    async def _stop_all_then_close(self) -> None:
+    async def _stop_all_then_close(self, leave_containers: bool) -> None:
         try:
-            await self.workspace.registry.stop_all()
+            await self.workspace.registry.stop_all(leave_containers=leave_containers)
             studio = self.label_studio.local_studio if self.label_studio else None
             if studio is not None and studio.running and self.stop_studio(self):
                 await studio.stop()

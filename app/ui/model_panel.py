@@ -90,6 +90,7 @@ class ModelPanel(QtWidgets.QWidget):
         self.badges.addStretch(1)
         self.state = FormState(manifest)
         self.form.bind(self.state)
+        self.launch_panel.set_model(manifest)
         self.presets.bind(name)
         remembered = self.settings.last_used(name)
         if remembered is not None:

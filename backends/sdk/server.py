@@ -4,10 +4,9 @@
 is built once, in the lifespan, on a worker thread, so ``/health`` can say LOADING (503) while
 weights load and FAILED (503, with the reason) when ``setup`` raised.
 
-Routes beyond Label Studio's own (``/``, ``/health``, ``/setup``, ``/predict``, ``/webhook``,
-``/train``, ``/versions``): ``GET /jobs[?project=]`` and ``GET /jobs/{id}`` (training jobs with
-their metric history), ``POST /jobs?project=`` (train now), ``POST /jobs/{id}/cancel``,
-``POST /versions/{name}/activate?project=`` (rollback) and ``GET /metrics`` (Prometheus text).
+Label Studio's own routes live here (``/``, ``/health``, ``/setup``, ``/predict``, ``/webhook``,
+``/train``) with ``GET /metrics`` (Prometheus text); the training jobs and versions the panel
+follows are in :mod:`backends.sdk.routes_training`.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from backends.sdk import routes_training
 from backends.sdk.auth import BasicAuthMiddleware
 from backends.sdk.batching import QueueFull
 from backends.sdk.jobs import JobState
@@ -38,9 +38,8 @@ from backends.sdk.manifest import Capability, Manifest
 from backends.sdk.metrics import RequestLogMiddleware
 from backends.sdk.model import Project
 from backends.sdk.projects import DEFAULT_PROJECT
+from backends.sdk.routes_training import project_id_field
 from backends.sdk.runtime import ServerState
-from backends.sdk.training import UnknownVersion
-from backends.sdk.versions import version_number
 from backends.sdk.wire import (
     ApiError,
     ErrorResponse,
@@ -48,7 +47,6 @@ from backends.sdk.wire import (
     PredictRequest,
     SetupRequest,
     TrainRequest,
-    VersionsResponse,
     WebhookRequest,
     WebhookResponse,
     project_id,
@@ -109,7 +107,7 @@ async def predict(request: Request, st: ServerState) -> Response:
     body = await read_body(request, PredictRequest, st.max_body_bytes)
     model = st.require_model()
     project = st.projects.get(
-        _project_id(body.project, "project") if body.project else DEFAULT_PROJECT
+        project_id_field(body.project, "project") if body.project else DEFAULT_PROJECT
     )
     st.use_config(model, project, body.label_config, field="label_config")
     if not body.tasks:
@@ -153,85 +151,6 @@ async def train(request: Request, st: ServerState) -> Response:
     return _submit(st, project, "TRAIN", delivered=body.annotations)
 
 
-async def versions(request: Request, st: ServerState) -> Response:
-    wanted = request.query_params.get("project")
-    if wanted:
-        pids = [_project_id(wanted, "project")]
-    else:
-        pids = sorted(set(st.store.projects()) | set(st.projects.known()))
-    details = {pid: st.store.describe(pid, st.projects.version(pid)) for pid in pids}
-    names = {info.version for infos in details.values() for info in infos}
-    names |= {st.projects.version(pid) for pid in pids}
-    names = names or {st.store.initial}
-    body = VersionsResponse(versions=sorted(names, key=version_number), projects=details)
-    return JSONResponse(body.model_dump())
-
-
-async def jobs(request: Request, st: ServerState) -> Response:
-    wanted = request.query_params.get("project")
-    return JSONResponse({"jobs": [job.to_json() for job in st.training.jobs(wanted)]})
-
-
-async def job(request: Request, st: ServerState) -> Response:
-    found = st.training.get(request.path_params["job_id"])
-    if found is None:
-        raise ApiError(404, f"no training job {request.path_params['job_id']!r}")
-    return JSONResponse(found.to_json())
-
-
-async def start_job(request: Request, st: ServerState) -> Response:
-    """Train now, without Label Studio in between (the CLI's ``train`` and the panel)."""
-    st.require_model()
-    if not st.manifest.has(Capability.TRAINING):
-        raise ApiError(409, f"{st.manifest.name} does not train")
-    project = _known_project(request, st)
-    if project.label_config is None:
-        raise ApiError(
-            409,
-            f"project {project.id} has no label config yet: Label Studio sends it in /setup "
-            "when it connects to this server (open the project's Model settings once)",
-            field="project",
-        )
-    queued, joined = st.training.submit(project, "MANUAL")
-    return JSONResponse({"job": queued.to_json(), "joined": joined}, 200 if joined else 201)
-
-
-async def cancel_job(request: Request, st: ServerState) -> Response:
-    job_id = request.path_params["job_id"]
-    found = st.training.cancel(job_id)
-    if found is None:
-        raise ApiError(404, f"no training job {job_id!r}")
-    if found.finished and not found.cancel_requested:
-        raise ApiError(409, f"training job {job_id} is already {found.state.value}")
-    return JSONResponse(found.to_json())
-
-
-async def activate_version(request: Request, st: ServerState) -> Response:
-    """Roll back (or forward): the named version serves the project from now on."""
-    st.require_model()
-    project = _known_project(request, st)
-    name = request.path_params["name"]
-    try:
-        await asyncio.to_thread(st.training.activate, project, name)
-    except UnknownVersion as exc:
-        raise ApiError(404, str(exc)) from None
-    details = st.store.describe(project.id, st.projects.version(project.id))
-    versions = [info.model_dump() for info in details]
-    return JSONResponse({"project": project.id, "model_version": name, "versions": versions})
-
-
-def _known_project(request: Request, st: ServerState) -> Project:
-    """``?project=ID``; may be left out when this server knows exactly one project."""
-    wanted = request.query_params.get("project")
-    if wanted:
-        return st.projects.get(_project_id(wanted, "project"))
-    known = sorted(set(st.store.projects()) | set(st.projects.known()))
-    if len(known) == 1:
-        return st.projects.get(known[0])
-    choices = ", ".join(known) if known else "none yet"
-    raise ApiError(422, f"project: required (known projects: {choices})", field="project")
-
-
 async def metrics(request: Request, st: ServerState) -> Response:
     active = [j.state for j in st.training.jobs()]
     gauges = {
@@ -262,20 +181,13 @@ def _training(state: str, *, status_code: int = 200, **fields: Any) -> JSONRespo
     return JSONResponse(body.model_dump(exclude_none=True), status_code)
 
 
-def _project_id(uid: str, field: str) -> str:
-    try:
-        return project_id(uid)
-    except ValueError as exc:
-        raise ApiError(422, f"{field}: {exc}", field=field) from None
-
-
 def _webhook_project(body: WebhookRequest) -> str | None:
     """The project id from the event: ``project.id``, else the annotation's or task's project."""
     raw = (body.project or {}).get("id")
     for part in (body.annotation, body.task):
         if raw is None and isinstance(part, dict):
             raw = part.get("project")
-    return None if raw is None else _project_id(str(raw), "project")
+    return None if raw is None else project_id_field(str(raw), "project")
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
@@ -319,12 +231,12 @@ def create_app(
         Route("/predict", _endpoint(predict), methods=["POST"]),
         Route("/webhook", _endpoint(webhook), methods=["POST"]),
         Route("/train", _endpoint(train), methods=["POST"]),
-        Route("/versions", _endpoint(versions), methods=["GET"]),
-        Route("/jobs", _endpoint(jobs), methods=["GET"]),
-        Route("/jobs", _endpoint(start_job), methods=["POST"]),
-        Route("/jobs/{job_id}", _endpoint(job), methods=["GET"]),
-        Route("/jobs/{job_id}/cancel", _endpoint(cancel_job), methods=["POST"]),
-        Route("/versions/{name}/activate", _endpoint(activate_version), methods=["POST"]),
+        Route("/versions", _endpoint(routes_training.versions), methods=["GET"]),
+        Route("/versions/{name}/activate", _endpoint(routes_training.activate), methods=["POST"]),
+        Route("/jobs", _endpoint(routes_training.jobs), methods=["GET"]),
+        Route("/jobs", _endpoint(routes_training.start_job), methods=["POST"]),
+        Route("/jobs/{job_id}", _endpoint(routes_training.job), methods=["GET"]),
+        Route("/jobs/{job_id}/cancel", _endpoint(routes_training.cancel_job), methods=["POST"]),
         Route("/metrics", _endpoint(metrics), methods=["GET"]),
     ]
     middleware = [Middleware(RequestLogMiddleware, metrics=state.metrics, routes=lambda: routes)]

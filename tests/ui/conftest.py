@@ -6,6 +6,7 @@ Clicks schedule coroutines and ``qtbot.waitUntil`` spins Qt, which runs them; no
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -27,3 +28,6 @@ def qloop(qapp: QtWidgets.QApplication):
     loop = attach_running_loop(qapp)
     yield loop
     detach_running_loop(qapp, loop)
+    # Collect the closed loop here, on the GUI thread: collected later on a worker thread, its
+    # Qt timers cannot be unregistered there and one may fire into freed memory (a segfault).
+    gc.collect()

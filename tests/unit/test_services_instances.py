@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import socket
@@ -10,11 +11,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
+from app.services import local_runtime
 from app.services import spec as spec_module
-from app.services.instances import Instance, InstanceState, RestartPolicy
+from app.services.instances import Instance, InstanceState, LaunchRefused, RestartPolicy
 from app.services.registry import InstanceRegistry
 from app.services.spec import LaunchSpec
 
@@ -203,5 +206,44 @@ def test_a_server_that_cannot_be_spawned_is_crashed_with_the_reason(tmp_path: Pa
         assert instance.state is InstanceState.CRASHED and instance.pid is None
         assert instance.failure.startswith("The server could not be started: [Errno 20]")
         assert instance.failure.endswith("not-a-folder/models'.")
+
+    run(scenario())
+
+
+def test_adopted_server_is_watched_and_released_server_keeps_running(tmp_path: Path):
+    """A panel restart's two halves, on a local process: let go of a server, then adopt one."""
+    spec = LaunchSpec(MODEL, model_dir=tmp_path)
+
+    async def scenario() -> None:
+        plan = spec_module.resolve(spec, Instance(spec).manifest)
+        server = await local_runtime.RUNTIME.start(plan)
+        try:
+            registry = InstanceRegistry()
+            instance = registry.adopt(spec, server, plan, poll_interval=0.2)
+            assert registry.instances == [instance] and instance.url == plan.url
+            await until(lambda: instance.state is InstanceState.READY, "ready")
+            assert instance.logs.lines()[0].text == (
+                f"Re-attached to the running {MODEL} server at {plan.url}"
+            )
+            assert (await instance.test_request()).ok
+            with pytest.raises(LaunchRefused, match="already running"):
+                instance.adopt(server, plan)
+
+            await registry.stop_all(leave_containers=True)  # a local server stops regardless
+            assert instance.state is InstanceState.STOPPED and gone(server.pid)
+
+            server = await local_runtime.RUNTIME.start(plan)
+            # marked as a container: the only kind the registry lets go of instead of stopping
+            again = registry.adopt(dataclasses.replace(spec, runtime="docker"), server, plan)
+            await until(lambda: again.state is InstanceState.READY, "ready again")
+            await registry.stop_all(leave_containers=True)
+            assert "Left running" in again.logs.lines()[-1].text
+            assert again.state is InstanceState.READY and again.pid is None
+            assert not gone(server.pid)  # released, not stopped: it still answers
+            async with httpx.AsyncClient(base_url=plan.url) as client:
+                assert (await client.get("/health")).status_code == 200
+        finally:
+            await server.kill()
+            await server.wait()
 
     run(scenario())
