@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-import psutil
 from docker.errors import APIError, DockerException, NotFound
 
 from app.services import docker_containers, docker_images
@@ -26,7 +25,7 @@ from app.services.docker_engine import (
     explain,
     missing_image,
 )
-from app.services.runtime import OnLine, ResourceUsage
+from app.services.runtime import OnLine, ProcessTreeUsage, ResourceUsage
 from app.services.spec import LaunchPlan, LaunchRefused, LaunchSpec
 from backends.sdk.catalog import UnknownModel, get_manifest
 from backends.sdk.manifest import Manifest
@@ -51,7 +50,7 @@ class DockerContainer:
         self._streams: list = []
         self._detached = False
         self._output_done = asyncio.Event()
-        self._watched: dict[int, psutil.Process] = {}
+        self._usage = ProcessTreeUsage()
         self.pid: int | None = self._inspect()["State"].get("Pid") or None
         _watching.add(self)
 
@@ -137,22 +136,7 @@ class DockerContainer:
 
     async def resource_usage(self) -> ResourceUsage | None:
         """From the host's view of the container's processes, as for a local server."""
-        try:
-            root = psutil.Process(self.pid) if self.pid else None
-            tree = [root, *root.children(recursive=True)] if root else []
-        except psutil.Error:
-            tree = []
-        cpu, memory, alive = 0.0, 0, {}
-        for proc in tree:
-            proc = self._watched.get(proc.pid, proc)
-            try:
-                cpu += proc.cpu_percent(None)
-                memory += proc.memory_info().rss
-            except psutil.Error:
-                continue
-            alive[proc.pid] = proc
-        self._watched = alive
-        return ResourceUsage(cpu, memory, tuple(alive)) if alive else None
+        return self._usage.read(self.pid)
 
 
 class DockerRuntime:

@@ -13,10 +13,8 @@ import signal
 import sys
 from pathlib import Path
 
-import psutil
-
 from app.services import process_guard
-from app.services.runtime import OnLine, ResourceUsage
+from app.services.runtime import OnLine, ProcessTreeUsage, ResourceUsage
 from app.services.spec import LaunchPlan
 
 MAIN_SCRIPT = Path(__file__).resolve().parents[2] / "main.py"
@@ -28,7 +26,7 @@ class LocalProcess:
     def __init__(self, process: asyncio.subprocess.Process):
         self._process = process
         self.pid: int | None = process.pid
-        self._watched: dict[int, psutil.Process] = {}
+        self._usage = ProcessTreeUsage()
 
     async def pump_output(self, on_line: OnLine) -> None:
         async def pump(stream: asyncio.StreamReader | None, source: str) -> None:
@@ -66,25 +64,7 @@ class LocalProcess:
 
     async def resource_usage(self) -> ResourceUsage | None:
         """CPU and resident memory of the server and its children, summed."""
-        try:
-            root = psutil.Process(self._process.pid)
-            tree = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return None
-        cpu = 0.0
-        memory = 0
-        alive = {}
-        for proc in tree:
-            # cpu_percent compares with the previous call on the same object, so keep them.
-            proc = self._watched.get(proc.pid, proc)
-            try:
-                cpu += proc.cpu_percent(None)
-                memory += proc.memory_info().rss
-            except psutil.Error:
-                continue
-            alive[proc.pid] = proc
-        self._watched = alive
-        return ResourceUsage(cpu_percent=cpu, memory_bytes=memory, pids=tuple(alive))
+        return self._usage.read(self._process.pid)
 
 
 class LocalRuntime:

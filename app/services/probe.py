@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from app.services.watch import json_object
 from backends.sdk import label_config
 from backends.sdk.manifest import Capability, Manifest
 
@@ -83,7 +84,7 @@ async def test_request(client: httpx.AsyncClient, manifest: Manifest) -> TestRes
         return TestResult(False, f"The server does not answer: {exc}.")
     if health.status_code == 401:
         return TestResult(False, "The server refused the basic-auth credentials.")
-    status = _json(health).get("status", health.status_code)
+    status = json_object(health).get("status", health.status_code)
     if health.status_code != 200:
         return TestResult(False, f"Health check says {status}; the model is not ready yet.")
     started = time.perf_counter()
@@ -92,7 +93,7 @@ async def test_request(client: httpx.AsyncClient, manifest: Manifest) -> TestRes
     except httpx.HTTPError as exc:
         return TestResult(False, f"The prediction request failed: {exc}.")
     latency = (time.perf_counter() - started) * 1000
-    body = _json(answer)
+    body = json_object(answer)
     if answer.status_code != 200:
         error = body.get("error") or answer.text[:200]
         summary = f"Prediction failed ({answer.status_code}): {error}"
@@ -117,11 +118,3 @@ def _describe(prediction: Any) -> str:
     detail = ", ".join(f"{n} {label}" for label, n in labels.most_common(3))
     noun = "region" if len(regions) == 1 else "regions"
     return f"{len(regions)} {noun} predicted" + (f" ({detail})" if detail else "")
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import psutil
+
 from app.services.spec import LaunchPlan, LaunchRefused
 
 OnLine = Callable[[str, str], None]  # (source "stdout"|"stderr", raw text)
@@ -21,6 +23,35 @@ class ResourceUsage:
     cpu_percent: float
     memory_bytes: int
     pids: tuple[int, ...]  # host PIDs of the server and its helpers (for per-process GPU memory)
+
+
+class ProcessTreeUsage:
+    """CPU and resident memory of a process and its children, summed, read again and again.
+
+    ``cpu_percent`` compares with the previous call on the same ``psutil.Process`` object, so
+    the objects are kept between readings.
+    """
+
+    def __init__(self) -> None:
+        self._watched: dict[int, psutil.Process] = {}
+
+    def read(self, pid: int | None) -> ResourceUsage | None:
+        try:
+            root = psutil.Process(pid) if pid else None
+            tree = [root, *root.children(recursive=True)] if root else []
+        except psutil.Error:
+            tree = []
+        cpu, memory, alive = 0.0, 0, {}
+        for proc in tree:
+            proc = self._watched.get(proc.pid, proc)
+            try:
+                cpu += proc.cpu_percent(None)
+                memory += proc.memory_info().rss
+            except psutil.Error:
+                continue
+            alive[proc.pid] = proc
+        self._watched = alive
+        return ResourceUsage(cpu, memory, tuple(alive)) if alive else None
 
 
 class RunningServer(Protocol):

@@ -27,7 +27,7 @@ async def read_health(client: httpx.AsyncClient) -> Health:
         response = await client.get("/health")
     except httpx.HTTPError as exc:
         return Health(up=False, failed=False, detail=str(exc) or type(exc).__name__)
-    body = _json(response)
+    body = json_object(response)
     status = str(body.get("status") or response.status_code)
     if status == "FAILED":
         return Health(up=False, failed=True, detail=str(body.get("error") or "no reason given"))
@@ -63,7 +63,8 @@ async def read_training(client: httpx.AsyncClient) -> bool:
     return any(isinstance(job, dict) and job.get("state") == "running" for job in jobs or [])
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The response's JSON object, or ``{}`` when it sent something else (a proxy's HTML page)."""
     try:
         body = response.json()
     except ValueError:

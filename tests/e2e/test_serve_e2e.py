@@ -14,33 +14,10 @@ import httpx
 from label_studio_sdk import LabelStudio
 
 from backends.sdk.catalog import get_manifest
+from tests.support.sentiment import NEGATIVE, POSITIVE
 
 SENTIMENT = get_manifest("sklearn_text_classifier").default_label_config
 NER = get_manifest("interactive_substring_matching").default_label_config
-POSITIVE = [
-    "I loved this film, wonderful acting",
-    "great story and wonderful music",
-    "what a great, happy ending",
-    "loved every minute, brilliant",
-    "brilliant cast, great fun",
-    "happy and wonderful experience",
-    "a great joy to watch, loved it",
-    "wonderful, brilliant, great",
-    "fun, happy, loved the jokes",
-    "great film, I loved the music",
-]
-NEGATIVE = [
-    "I hated this film, terrible acting",
-    "boring story and awful music",
-    "what a bad, sad ending",
-    "hated every minute, dreadful",
-    "awful cast, boring mess",
-    "sad and terrible experience",
-    "a bad waste of time, hated it",
-    "terrible, dreadful, awful",
-    "boring, sad, hated the jokes",
-    "bad film, I hated the music",
-]
 
 
 def api(label_studio, token: str | None = None) -> httpx.Client:
@@ -93,7 +70,7 @@ def stored(ls_client, project_id: int) -> list:
 def test_classifier_trains_on_start_training_then_predicts_every_task(
     label_studio, ls_client, make_project, serve_model
 ):
-    project = make_project(SENTIMENT, [{"text": t} for t in POSITIVE + NEGATIVE])
+    project = make_project(SENTIMENT, [{"text": t} for t in POSITIVE[:10] + NEGATIVE[:10]])
     truth = dict(zip(project.task_ids, ["Positive"] * 10 + ["Negative"] * 10, strict=True))
     served = serve_model("sklearn_text_classifier", {"START_TRAINING_EACH_N_UPDATES": 0})
     ml = ls_client.ml.create(

