@@ -9,6 +9,7 @@ A running job stops at the model's next look at ``report.cancelled``; it then le
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import shutil
 import threading
@@ -138,6 +139,10 @@ class TrainingManager:
                 if job.state is JobState.QUEUED:
                     job.finish(JobState.FAILED, STOPPED_BEFORE_START)
                     self._records.save(job)
+                else:  # the record says so now, history included, even if fit never returns
+                    interrupted = dataclasses.replace(job)
+                    interrupted.finish(JobState.FAILED, INTERRUPTED)
+                    self._records.save(interrupted)
         self._executor.shutdown(wait=False, cancel_futures=True)
         for driver in self._drivers:
             driver.cancel()

@@ -105,8 +105,9 @@ def test_build_launch_watch_stop_in_a_container(qtbot, open_window, our_containe
         qtbot.mouseClick(box.build_button, QtCore.Qt.MouseButton.LeftButton)
         assert not workspace.model_panel.launch_button.isEnabled()  # not while it builds
     assert finished.args == [True], box.message_label.text()
-    build_log = log_text(workspace, f"build {tag}")
-    assert "Step 1/" in build_log and f"Built {tag}." in build_log
+    # the log view appends in batches every ~50 ms: the last line may still be on its way
+    qtbot.waitUntil(lambda: f"Built {tag}." in log_text(workspace, f"build {tag}"), timeout=2000)
+    assert "Step 1/" in log_text(workspace, f"build {tag}")
     assert steps[-1] == box.progress.maximum() > 1 and steps == sorted(steps)
     assert box.message_label.text().startswith(f"Built {tag} in ")
     assert tag in [box.tag_combo.itemText(i) for i in range(box.tag_combo.count())]
