@@ -116,6 +116,8 @@ class InstanceCard(QtWidgets.QFrame):
         self.training_button.clicked.connect(lambda: self.open_training.emit(instance))
         instance.state_changed.connect(self.on_state_changed)
         instance.stats_changed.connect(self.on_stats_changed)
+        # a window closed while its servers still stop must not be called back afterwards
+        self.destroyed.connect(self.detach)
         self.on_state_changed(instance)
 
     def detach(self) -> None:
