@@ -82,6 +82,19 @@ def test_connect_a_running_model_and_preannotate(qtbot, label_studio, registry, 
         == 60
     )
 
+    def stored() -> int:
+        tasks = client.tasks.list(project=project.id, fields="task_only")
+        return sum(t.total_predictions for t in tasks)
+
+    asked: list[str] = []
+    panel.work.confirm_delete = lambda _parent, what: asked.append(what) or False
+    qtbot.mouseClick(panel.work.delete_all_button, CLICK)
+    qtbot.waitUntil(lambda: bool(asked), timeout=5000)
+    assert asked == ["every prediction in this project"] and stored() == 60  # said no
+    panel.work.confirm_delete = lambda _parent, _what: True
+    qtbot.mouseClick(panel.work.delete_all_button, CLICK)
+    qtbot.waitUntil(lambda: stored() == 0, timeout=15_000)
+
     qtbot.mouseClick(panel.disconnect_button, CLICK)
     qtbot.waitUntil(lambda: "Disconnected" in panel.backend_status.text(), timeout=15_000)
     assert client.ml.list(project=project.id) == []

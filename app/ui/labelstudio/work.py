@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6 import QtCore, QtWidgets
 
 from app.services.labelstudio import predictions, training
@@ -20,9 +22,25 @@ def progress_text(progress: Progress) -> str:
     return f"{progress.done} of {total} stored, {progress.rate:.0f} tasks/s{eta}{failed}"
 
 
+def ask_to_delete(parent: QtWidgets.QWidget, what: str) -> bool:
+    answer = QtWidgets.QMessageBox.question(
+        parent,
+        "Delete predictions",
+        f"Delete {what} from Label Studio? This cannot be undone.",
+        QtWidgets.QMessageBox.StandardButton.Yes | QtWidgets.QMessageBox.StandardButton.Cancel,
+        QtWidgets.QMessageBox.StandardButton.Cancel,
+    )
+    return answer == QtWidgets.QMessageBox.StandardButton.Yes
+
+
 class WorkBox(QtWidgets.QGroupBox):
-    def __init__(self, parent: QtWidgets.QWidget | None = None):
+    def __init__(
+        self,
+        parent: QtWidgets.QWidget | None = None,
+        confirm_delete: Callable[[QtWidgets.QWidget, str], bool] = ask_to_delete,
+    ):
         super().__init__("Work on the project", parent)
+        self.confirm_delete = confirm_delete
         self.studio: Studio | None = None
         self.project_id: int | None = None
         self.backend: ConnectedBackend | None = None
@@ -217,9 +235,14 @@ class WorkBox(QtWidgets.QGroupBox):
         if self.studio is None or self.project_id is None:
             return
         version = self.versions_combo.currentData()
-        if one and version:
+        if one and not version:
+            return
+        what = f"every prediction of version {version}" if one else "every prediction"
+        if not self.confirm_delete(self, f"{what} in this project"):
+            return
+        if one:
             await self.call(predictions.delete_version(self.studio, self.project_id, version))
-        elif not one:
+        else:
             await self.call(predictions.delete_all(self.studio, self.project_id))
         await self.refresh()
 
