@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from app.ui.labelstudio import LabelStudioPanel
     from app.ui.workspace import Workspace
 
+LABEL_STUDIO_TAB = 1
+
 
 class MainWindow(QtWidgets.QMainWindow):
     shown = QtCore.Signal()
@@ -51,18 +53,31 @@ class MainWindow(QtWidgets.QMainWindow):
         task_errors.failed.connect(self._on_task_error)
 
     def populate(self, registry: Any, catalog: dict, devices: list[Any], settings: Any) -> None:
-        # the heavy imports, after the first paint
-        from app.ui.labelstudio import LabelStudioPanel
-        from app.ui.workspace import Workspace
+        from app.ui.workspace import Workspace  # the heavy imports, after the first paint
 
         self.workspace = Workspace(registry, catalog, devices, settings)
         self.workspace.status.connect(lambda text: self.statusBar().showMessage(text, 10_000))
-        self.label_studio = LabelStudioPanel(registry)
         self.tabs = QtWidgets.QTabWidget(documentMode=True, objectName="pages")
         self.tabs.addTab(self.workspace, "Models and servers")
-        self.tabs.addTab(self.label_studio, "Label Studio")
+        # label-studio-sdk takes most of a second to import: only when the tab is first opened
+        self.tabs.addTab(QtWidgets.QWidget(), "Label Studio")
+        self.tabs.currentChanged.connect(lambda index: self._open_label_studio(registry, index))
         self.setCentralWidget(self.tabs)
         self.statusBar().showMessage(f"{len(catalog)} models in the catalog")
+
+    def _open_label_studio(self, registry: Any, index: int) -> None:
+        if index != LABEL_STUDIO_TAB or self.label_studio is not None:
+            return
+        from app.ui.labelstudio import LabelStudioPanel
+
+        self.label_studio = LabelStudioPanel(registry)
+        placeholder = self.tabs.widget(LABEL_STUDIO_TAB)
+        self.tabs.blockSignals(True)  # replacing the page must not re-enter this handler
+        self.tabs.removeTab(LABEL_STUDIO_TAB)
+        self.tabs.insertTab(LABEL_STUDIO_TAB, self.label_studio, "Label Studio")
+        self.tabs.setCurrentIndex(LABEL_STUDIO_TAB)
+        self.tabs.blockSignals(False)
+        placeholder.deleteLater()
 
     def _on_task_error(self, what: str, message: str) -> None:
         self.statusBar().showMessage(f"{what.capitalize()} failed: {message}")

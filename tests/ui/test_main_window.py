@@ -165,3 +165,20 @@ def test_quitting_asks_then_stops_every_server(qtbot, main_window, workspace, qu
     assert not main_window.isVisible()
     assert [pid for pid in pids if psutil.pid_exists(pid)] == []
     assert {i.state.value for i in workspace.registry.instances} == {"stopped"}
+
+
+def test_label_studio_tab_is_built_when_first_opened(qtbot, main_window):
+    """Its SDK takes most of a second to import, so the first window does not wait for it."""
+    from app.ui.labelstudio import LabelStudioPanel
+
+    assert main_window.label_studio is None
+    main_window.tabs.setCurrentIndex(1)
+    assert isinstance(main_window.tabs.currentWidget(), LabelStudioPanel)
+    assert main_window.tabs.currentWidget() is main_window.label_studio
+    assert main_window.tabs.tabText(1) == "Label Studio"
+    main_window.tabs.setCurrentIndex(0)
+    main_window.tabs.setCurrentIndex(1)
+    assert (
+        main_window.tabs.count() == 2
+        and main_window.tabs.currentWidget() is main_window.label_studio
+    )
