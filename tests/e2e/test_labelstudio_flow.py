@@ -157,7 +157,7 @@ def train_and_wait(studio: Studio, backend, server: ServedModel, project_id: int
             if j.id not in before
         ]
         if jobs and jobs[0].finished:
-            assert jobs[0].state == "done", jobs[0].summary
+            assert jobs[0].state == "done", training.summary(jobs[0])
             return jobs[0].version
         time.sleep(0.3)
     raise AssertionError("training did not finish within 60 s")

@@ -223,7 +223,7 @@ class WorkBox(QtWidgets.QGroupBox):
         except StudioError as exc:
             self.training_label.setText(str(exc))
             return
-        self.training_label.setText(jobs[0].summary if jobs else "No training yet.")
+        self.training_label.setText(training.summary(jobs[0]) if jobs else "No training yet.")
 
     async def show_version(self) -> None:
         version = self.versions_combo.currentData()
