@@ -58,7 +58,7 @@ class Workspace(QtWidgets.QSplitter):
         right.setSizes([330, 470])
         for widget in (self.catalog, self.model_panel, right):
             self.addWidget(widget)
-        self.setSizes([330, 440, 590])
+        self.setSizes([320, 400, 640])  # room for a server card's row of actions
         self.setContentsMargins(10, 10, 10, 10)
         self.setObjectName("central")
 
