@@ -65,6 +65,8 @@ def test_image_build_reports_steps_and_reuses_cached_layers(sklearn_image, docke
     assert config["User"] == "app"
     assert "9090/tcp" in config["ExposedPorts"] and CONTAINER_MODEL_DIR in config["Volumes"]
     assert "healthcheck.py" in " ".join(config["Healthcheck"]["Test"])
+    # pretrained weights a model downloads land on the model volume, so they survive the container
+    assert f"HF_HOME={CONTAINER_MODEL_DIR}/.huggingface" in config["Env"]
 
     again: list[str] = []
     options = docker_images.BuildOptions.for_extra(manifest.extra)
