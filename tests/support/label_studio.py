@@ -20,11 +20,11 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .net import free_port, wait_for_http_ok
-from .processes import log_tail, start_in_own_group, stop_group
+from .processes import StoppableProcess, log_tail, start_in_own_group
 
 LS_VERSION = "1.23.2"
 USERNAME = "admin@example.com"
@@ -149,7 +149,7 @@ def _disable_legacy_tokens(data_dir: Path) -> None:
 
 
 @dataclass
-class LabelStudioServer:
+class LabelStudioServer(StoppableProcess):
     """One running Label Studio with a known admin user and tokens."""
 
     url: str
@@ -161,19 +161,10 @@ class LabelStudioServer:
     username: str = USERNAME
     password: str = PASSWORD
     legacy_token: str = LEGACY_TOKEN
-    _stopped: bool = field(default=False, repr=False)
 
     def pat(self) -> str:
         """A Personal Access Token (JWT refresh token); SDK 2.x accepts it as ``api_key``."""
         return (self.data_dir / PAT_FILE).read_text().strip()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if not self._stopped:
-            stop_group(self.process)
-            self._stopped = True
 
 
 def start_label_studio(

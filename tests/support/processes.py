@@ -51,3 +51,19 @@ def log_tail(log_path: Path, lines: int = 40) -> str:
     except FileNotFoundError:
         return "(no log written)"
     return "\n".join(text.splitlines()[-lines:])
+
+
+class StoppableProcess:
+    """Mixin for a test's server record with ``process`` (in its own group) and ``log_path``."""
+
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """Stop the whole process group, once; later calls do nothing."""
+        if not self.__dict__.get("_stopped"):
+            stop_group(self.process)
+            self._stopped = True

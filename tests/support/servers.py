@@ -6,17 +6,17 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .net import free_port, wait_for_http_ok
-from .processes import log_tail, start_in_own_group, stop_group
+from .processes import StoppableProcess, log_tail, start_in_own_group
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
-class ServedModel:
+class ServedModel(StoppableProcess):
     """A running ``main.py serve`` process and where to find its traces."""
 
     name: str
@@ -24,15 +24,6 @@ class ServedModel:
     model_dir: Path
     log_path: Path
     process: subprocess.Popen
-    _stopped: bool = field(default=False, repr=False)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if not self._stopped:
-            stop_group(self.process)
-            self._stopped = True
 
 
 def start_model_server(
