@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,6 @@ TARGET_FILE = "classifier.json"  # where predictions go; the weights are save_pr
 HOLDOUT_FRACTION = 0.2
 PREDICT_BATCH = 32
 SEED = 0
-
-TaskSource = Callable[[Project, Mapping[str, Any]], list[dict[str, Any]]]
 
 
 @dataclass
@@ -52,7 +49,7 @@ class BertClassifier(Model):
         self._trained: dict[str, Trained] = {}
         self.device = torch.device("cpu")
         # Where labeled tasks come from: Label Studio itself, or a list in unit tests.
-        self.labeled_tasks: TaskSource = annotations.fetch_labeled_tasks
+        self.labeled_tasks: annotations.TaskSource = annotations.fetch_labeled_tasks
 
     def setup(self) -> None:
         """Check the device and that the baseline can be had, before /health says UP."""

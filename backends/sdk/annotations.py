@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -24,6 +24,9 @@ from backends.sdk.model import Project
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
+
+# Where a model gets a project's annotated tasks; tests point it at a list instead.
+TaskSource = Callable[[Project, Mapping[str, Any]], list[dict[str, Any]]]
 
 
 class LabelStudioUnreachable(RuntimeError):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pickle
 from collections import Counter
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,6 @@ HOLDOUT_FRACTION = 0.2
 # The learning curve: holdout scores after training on growing parts of the training split.
 CURVE_STEPS = 5
 
-TaskSource = Callable[[Project, Mapping[str, Any]], list[dict[str, Any]]]
-
 
 @dataclass
 class Trained:
@@ -48,7 +45,7 @@ class SklearnTextClassifier(Model):
         super().__init__(manifest, params, model_dir)
         self._trained: dict[str, Trained] = {}
         # Where labeled tasks come from: Label Studio itself, or a list in unit tests.
-        self.labeled_tasks: TaskSource = annotations.fetch_labeled_tasks
+        self.labeled_tasks: annotations.TaskSource = annotations.fetch_labeled_tasks
 
     def predict(
         self, tasks: list[dict[str, Any]], project: Project, context: dict[str, Any] | None

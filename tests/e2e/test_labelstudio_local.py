@@ -10,24 +10,14 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import keyring
 import pytest
 
 from app.services.labelstudio import backends, projects
 from app.services.labelstudio.connection import Studio, remembered_token
 from app.services.labelstudio.local_studio import VENV_ENV, LocalStudio
 from backends.sdk.catalog import get_manifest
-from tests.support.keyring_memory import MemoryKeyring
 from tests.support.label_studio import ls_venv
 from tests.support.servers import start_model_server
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    keyring.set_keyring(MemoryKeyring())
-    yield
-    keyring.set_keyring(previous)
 
 
 def test_local_label_studio_starts_ready_for_local_models(tmp_path, monkeypatch, memory_keyring):

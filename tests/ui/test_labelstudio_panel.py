@@ -4,7 +4,6 @@ pre-annotate every task, and disconnect (ML backend and webhook both gone)."""
 
 from __future__ import annotations
 
-import keyring
 import pytest
 from label_studio_sdk import LabelStudio
 from PySide6 import QtCore
@@ -14,7 +13,6 @@ from app.services.registry import InstanceRegistry
 from app.ui.async_bridge import spawn
 from app.ui.labelstudio import LabelStudioPanel
 from backends.sdk.catalog import get_manifest
-from tests.support.keyring_memory import MemoryKeyring
 from tests.support.label_studio import running_label_studio
 
 pytestmark = [pytest.mark.ui, pytest.mark.e2e]
@@ -25,14 +23,6 @@ CLICK = QtCore.Qt.MouseButton.LeftButton
 def label_studio(tmp_path_factory):
     with running_label_studio(tmp_path_factory.mktemp("label-studio")) as server:
         yield server
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    keyring.set_keyring(MemoryKeyring())
-    yield
-    keyring.set_keyring(previous)
 
 
 @pytest.fixture

@@ -9,18 +9,8 @@ import pytest
 from app.services.secrets import SERVICE
 from app.services.settings import Settings
 from app.services.spec import LaunchSpec
-from tests.support.keyring_memory import MemoryKeyring
 
 MODEL = "sklearn_text_classifier"
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 def _secret(slot_and_key: str) -> str | None:
